@@ -1,0 +1,72 @@
+// The main thread: owns the config, the workers, the admin listener, DNS resolution of cluster
+// endpoints, and signals (SIGTERM/SIGINT drain and exit). Never on the data path.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <event2/dns.h>
+
+#include "config/config.h"
+#include "proxy/access_log.h"
+#include "proxy/admin/admin_handler.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/common/dispatcher.h"
+#include "proxy/common/event_ptr.h"
+#include "proxy/stats/metrics.h"
+#include "proxy/upstream/cluster.h"
+#include "proxy/worker.h"
+#include "proxy/worker_mailbox.h"
+
+namespace seawall::proxy {
+
+class Server {
+public:
+  explicit Server(std::shared_ptr<const config::Config> config);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  Server(Server&&) = delete;
+  Server& operator=(Server&&) = delete;
+  ~Server();
+
+  // Binds every socket and starts the workers; false with `error` set on failure.
+  bool start(std::string& error);
+  // Runs the main loop until drained after SIGTERM/SIGINT. Returns the process exit code.
+  int run();
+
+private:
+  struct DnsTarget {
+    std::string cluster;
+    config::HostPort endpoint;
+    std::vector<ResolvedEndpoint> resolved;
+    std::string last_error;
+  };
+  struct DnsQuery;
+
+  static void onSignal(evutil_socket_t sig, short what, void* arg) noexcept;
+  void beginDrain();
+  void finishDrain();
+  void resolveAll();
+  void publishEndpoints(const std::string& cluster);
+  std::string clustersJson() const;
+
+  std::shared_ptr<const config::Config> config_;
+  EventBasePtr base_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<WorkerMailbox> mailbox_; // workers report back through it
+  stats::Metrics metrics_;
+  std::unique_ptr<AccessLog> access_log_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<admin::AdminHandler> admin_handler_;
+  std::unique_ptr<admin::AdminServer> admin_server_;
+  std::vector<EventPtr> signals_;
+  std::unique_ptr<Timer> drain_timer_;
+  std::unique_ptr<Timer> dns_timer_;
+  evdns_base* dns_ = nullptr;
+  std::vector<DnsTarget> dns_targets_;
+  size_t workers_drained_ = 0;
+  bool draining_ = false;
+};
+
+} // namespace seawall::proxy

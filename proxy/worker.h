@@ -1,0 +1,103 @@
+// One worker thread: its own event_base (no other thread touches it), one SO_REUSEPORT listening
+// socket per listener, its client connections and streams, one WorkerCluster (pools) per cluster,
+// and the config snapshot new streams capture. Other threads reach it only through post().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/codec/codec.h"
+#include "proxy/common/dispatcher.h"
+#include "proxy/common/event_ptr.h"
+#include "proxy/upstream/cluster.h"
+#include "proxy/worker_mailbox.h"
+
+namespace seawall::proxy {
+
+namespace stats {
+class WorkerStats;
+class ListenerStats;
+} // namespace stats
+class AccessLog;
+class DownstreamConnection;
+class Stream;
+class Worker;
+
+// A listener as one worker runs it.
+struct ListenerContext {
+  Worker& worker;
+  const config::Listener& config;
+  ServerCodecLimits limits;
+  stats::ListenerStats& stats;
+  ListenerPtr listener;
+};
+
+class Worker {
+public:
+  Worker(unsigned index, std::shared_ptr<const config::Config> snapshot, stats::WorkerStats& stats,
+         AccessLog* access_log);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  Worker(Worker&&) = delete;
+  Worker& operator=(Worker&&) = delete;
+  ~Worker();
+
+  // Main thread, before start(): opens this worker's listening sockets. False with `error` set
+  // when one cannot be bound.
+  bool bindListeners(std::string& error);
+  void start();
+  // Any thread: runs `fn` on this worker's loop.
+  void post(std::function<void()> fn) { mailbox_->send(std::move(fn)); }
+  void join();
+
+  // ---- worker thread only ----
+  Dispatcher& dispatcher() { return *dispatcher_; }
+  unsigned index() const { return index_; }
+  stats::WorkerStats& stats() { return stats_; }
+  AccessLog* accessLog() { return access_log_; }
+  WorkerCluster* cluster(const std::string& name);
+  void setEndpoints(const std::string& cluster, std::vector<ResolvedEndpoint> endpoints);
+  ServerStreamCallbacks& createStream(ListenerContext& listener, ServerStream& downstream);
+  void streamDone(Stream& stream);
+  void connectionClosed(DownstreamConnection& connection);
+  std::string newRequestId();
+  // Stops accepting, asks every connection to finish (GOAWAY / connection: close); `on_drained`
+  // runs on this thread once no connection is left.
+  void startDrain(std::function<void()> on_drained);
+  void stop();
+
+private:
+  static void onAccept(evconnlistener* listener, evutil_socket_t fd, sockaddr* addr, int len,
+                       void* arg) noexcept;
+  void checkDrained();
+
+  unsigned index_;
+  std::shared_ptr<const config::Config> snapshot_;
+  stats::WorkerStats& stats_;
+  AccessLog* access_log_;
+  EventBasePtr base_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<WorkerMailbox> mailbox_;
+  std::vector<std::unique_ptr<ListenerContext>> listeners_;
+  std::unordered_map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
+  std::unordered_map<DownstreamConnection*, std::unique_ptr<DownstreamConnection>> connections_;
+  std::unordered_map<Stream*, std::unique_ptr<Stream>> streams_;
+  std::function<void()> on_drained_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  std::thread thread_;
+  bool draining_ = false;
+};
+
+// Connection ids unique in the process, for logs.
+uint64_t nextConnectionId();
+
+} // namespace seawall::proxy
