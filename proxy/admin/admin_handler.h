@@ -1,0 +1,47 @@
+// The admin endpoints as a pure function: (method, target) -> response. The admin server (main
+// thread) parses the request, calls handle(), and writes the response. It adds content-length =
+// body.size() itself, except for HEAD, whose body is always empty (omit content-length there).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace seawall::proxy::stats {
+class Metrics;
+}
+
+namespace seawall::proxy::admin {
+
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers; // extra headers, lowercase names
+};
+
+// Where the endpoints get their data. Every source is optional: a missing one answers 503.
+struct AdminSources {
+  std::function<bool()> draining;             // /ready answers 503 while true (unset: ready)
+  std::function<std::string()> config_yaml;   // /config body
+  std::function<std::string()> clusters_json; // /clusters body
+  std::function<std::string()> breakers_json; // /breakers body
+  stats::Metrics* metrics = nullptr;          // /metrics
+};
+
+class AdminHandler {
+public:
+  explicit AdminHandler(AdminSources s);
+  // GET and HEAD only (405 with allow: GET, HEAD otherwise); the query string is ignored; an
+  // unknown path answers 404. HEAD answers the same status and headers as GET, with no body.
+  AdminResponse handle(std::string_view method, std::string_view target) const;
+
+private:
+  AdminResponse get(std::string_view path) const;
+
+  AdminSources sources_;
+};
+
+} // namespace seawall::proxy::admin

@@ -1,0 +1,52 @@
+// Process-wide metrics, owned by the main thread: the per-worker shards (WorkerStats), summed at
+// scrape time, plus a prometheus-cpp Registry for main-thread metrics (reloads, breaker
+// transitions, anything rare). serialize() renders everything in the Prometheus text exposition
+// format 0.0.4 for the admin /metrics endpoint. Metric names are listed in docs/metrics.md.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+
+#include "proxy/stats/worker_stats.h"
+
+namespace seawall::proxy::stats {
+
+class Metrics : public prometheus::Collectable {
+public:
+  // Publishes seawall_build_info{version} 1 and seawall_start_time_seconds (`start`, Unix time).
+  explicit Metrics(std::string version = "dev",
+                   std::chrono::system_clock::time_point start = std::chrono::system_clock::now());
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+  Metrics(Metrics&&) = delete;
+  Metrics& operator=(Metrics&&) = delete;
+  ~Metrics() override = default;
+
+  // One shard per worker thread; the reference stays valid for the lifetime of this object.
+  // Call on the main thread before the worker starts.
+  WorkerStats& addWorker();
+  size_t workerCount() const;
+
+  // For metrics written on the main thread only (prometheus-cpp's own Counter/Gauge).
+  prometheus::Registry& registry() { return *registry_; }
+
+  // Registry families plus the summed shards, each family once, series sorted by labels.
+  // Safe to call from any one thread while workers write.
+  std::vector<prometheus::MetricFamily> Collect() const override;
+  // Collect() in text exposition format 0.0.4.
+  std::string serialize() const;
+
+private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  mutable std::mutex mutex_; // guards workers_ (the list, not the shards)
+  std::vector<std::unique_ptr<WorkerStats>> workers_;
+};
+
+} // namespace seawall::proxy::stats
