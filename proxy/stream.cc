@@ -101,11 +101,14 @@ void Stream::onRequestHeaders(RequestHead&& head, bool end_stream) {
 
 void Stream::rewriteRequestHeaders() {
   HeaderMap& h = request_.headers;
+  const std::string* upgrade_header = h.get("upgrade");
+  std::string upgrade_value = upgrade_header != nullptr ? *upgrade_header : std::string();
   bool upgrade = stripHopByHop(h) && request_.version == 11;
   if (upgrade) {
-    // Keep the upgrade handshake for the upstream (WebSocket over HTTP/1.1); the header was
+    // Keep the upgrade handshake (WebSocket over HTTP/1.1) for the upstream: both headers were
     // removed above with the other hop-by-hop headers.
-    h.set("connection", "upgrade");
+    h.add("connection", "upgrade");
+    h.add("upgrade", upgrade_value);
   }
   if (!h.has("x-request-id")) {
     h.add("x-request-id", worker_.newRequestId());

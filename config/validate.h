@@ -1,0 +1,34 @@
+// Rules that a parsed Config must satisfy beyond each value's own syntax: ranges, uniqueness,
+// references between sections. The loaders call validate(); code that builds a Config by hand
+// (tests, tools) should call it too.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "config/config.h"
+
+namespace seawall::config {
+
+constexpr unsigned kMaxWorkers = 256;
+constexpr size_t kMinHeaderBytes = 1024;
+constexpr size_t kMaxHeaderBytes = size_t{1024} * 1024;
+constexpr uint32_t kMaxConcurrentStreams = 65535;
+
+// The first rule broken (top level, then listeners, then clusters, each in order), located with
+// config.marks (or the listener, route or cluster mark, or line 0 when neither is known); nullopt
+// if the config is valid.
+//  - workers 0 (auto) or 1..256; every port 1..65535
+//  - at least one listener; listener names unique, [a-z0-9_-]+; listener addresses unique and
+//    not overlapping (0.0.0.0:P or [::]:P overlaps any host on P); none equal to the admin address
+//  - protocols non-empty without duplicates; max_header_bytes 1KiB..1MiB;
+//    max_concurrent_streams 1..65535; idle_timeout > 0
+//  - at least one route per listener; a route matches on exactly one of prefix and path, which
+//    starts with '/' and has no '?', '#' or whitespace; methods uppercase tokens, no duplicates;
+//    header names lowercase tokens, at most one of exact and prefix, neither with present: false
+//  - a route's cluster exists; cluster names unique, [a-z0-9_-]+; endpoints non-empty, no
+//    duplicates; connect_timeout, dns_refresh and idle_connection_timeout > 0
+std::optional<ConfigError> validate(const Config& config);
+
+} // namespace seawall::config
