@@ -38,10 +38,10 @@ const char* toString(UpstreamFailure f);
 
 // Limits a server codec enforces before any stream is created.
 struct ServerCodecLimits {
-  size_t max_header_bytes = 64 * 1024;   // request line/pseudo-headers + headers; over it: 431
+  size_t max_header_bytes = size_t{64} * 1024;  // request line/pseudo-headers + headers; over it: 431
   uint32_t max_concurrent_streams = 256; // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
   uint32_t stream_window = 64 * 1024;    // HTTP/2 initial stream window we advertise
-  size_t high_watermark = 256 * 1024;    // a stream's queued output above this: writeBlocked()
+  size_t high_watermark = size_t{256} * 1024;   // a stream's queued output above this: writeBlocked()
 };
 
 // What a codec needs from the connection that owns it.
