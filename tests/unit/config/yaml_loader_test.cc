@@ -141,11 +141,15 @@ TEST(YamlLoaderTest, DemoExampleLoads) {
   ASSERT_EQ(config.listeners.size(), 1u);
   EXPECT_EQ(config.listeners[0].name, "demo");
   EXPECT_EQ(config.listeners[0].address.toString(), "127.0.0.1:15001");
-  ASSERT_EQ(config.listeners[0].routes.size(), 2u);
+  ASSERT_EQ(config.listeners[0].routes.size(), 3u);
   EXPECT_EQ(config.listeners[0].routes[0].match.prefix, "/h2/");
   EXPECT_EQ(config.listeners[0].routes[0].cluster, "demo-h2");
-  EXPECT_EQ(config.listeners[0].routes[1].match.prefix, "/");
-  EXPECT_EQ(config.listeners[0].routes[1].cluster, "demo");
+  EXPECT_EQ(config.listeners[0].routes[1].match.prefix, "/offline/");
+  EXPECT_EQ(config.listeners[0].routes[1].cluster, "offline");
+  EXPECT_EQ(config.listeners[0].routes[2].match.prefix, "/");
+  EXPECT_EQ(config.listeners[0].routes[2].cluster, "demo");
+  ASSERT_NE(config.findCluster("offline"), nullptr);
+  EXPECT_EQ(config.findCluster("offline")->connect_timeout, Duration(100));
   ASSERT_NE(config.findCluster("demo-h2"), nullptr);
   EXPECT_EQ(config.findCluster("demo-h2")->protocol, ClusterProtocol::H2);
   EXPECT_EQ(config.findCluster("demo-h2")->endpoints[0].toString(), "127.0.0.1:18082");
