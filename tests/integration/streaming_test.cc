@@ -52,7 +52,12 @@ TEST_F(Streaming, HundredMiBDownloadAndUploadWithBoundedRss) {
   RecordProperty("peak_rss_bytes", std::to_string(peak));
   std::printf("proxy peak RSS over 4 x 100 MiB transfers: %.1f MiB\n", peak / 1048576.0);
   EXPECT_GT(peak, 0U);
+#ifdef SEAWALL_SANITIZED
+  // ASan keeps freed memory in quarantine and adds shadow memory: RSS says nothing there.
+  std::printf("sanitizer build: RSS bound NOT CHECKED\n");
+#else
   EXPECT_LT(peak, kRssBound);
+#endif
 }
 
 TEST_F(Streaming, ThousandConcurrentStreamsOnOneConnection) {
