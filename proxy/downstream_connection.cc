@@ -82,8 +82,8 @@ bool DownstreamConnection::sniff(evbuffer* input) {
   }
   bool h2 = prefix;
   const auto& protocols = listener_.config.protocols;
-  bool allow_h1 = std::find(protocols.begin(), protocols.end(), config::Protocol::Http1) !=
-                  protocols.end();
+  bool allow_h1 =
+      std::find(protocols.begin(), protocols.end(), config::Protocol::Http1) != protocols.end();
   bool allow_h2 =
       std::find(protocols.begin(), protocols.end(), config::Protocol::H2c) != protocols.end();
   if (h2 && allow_h2) {

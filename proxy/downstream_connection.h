@@ -16,9 +16,7 @@ namespace seawall::proxy {
 class Worker;
 struct ListenerContext;
 
-class DownstreamConnection : public Deletable,
-                             public CodecConnection,
-                             public ServerCodecCallbacks {
+class DownstreamConnection : public Deletable, public CodecConnection, public ServerCodecCallbacks {
 public:
   DownstreamConnection(Worker& worker, ListenerContext& listener, evutil_socket_t fd,
                        std::string peer_address, uint64_t id);

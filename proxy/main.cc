@@ -13,10 +13,11 @@
 
 namespace {
 
-constexpr const char* kUsage = "usage: seawall --config FILE | --validate FILE [--log-level LEVEL]\n"
-                               "  --config FILE     run the proxy with FILE\n"
-                               "  --validate FILE   check FILE and exit (0: valid, 1: invalid)\n"
-                               "  --log-level L     debug, info (default), warn, error\n";
+constexpr const char* kUsage =
+    "usage: seawall --config FILE | --validate FILE [--log-level LEVEL]\n"
+    "  --config FILE     run the proxy with FILE\n"
+    "  --validate FILE   check FILE and exit (0: valid, 1: invalid)\n"
+    "  --log-level L     debug, info (default), warn, error\n";
 
 } // namespace
 
@@ -31,8 +32,8 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (arg == "--log-level" && i + 1 < argc) {
       std::string level = argv[++i];
-      proxy::setLogLevel(level == "debug"  ? proxy::LogLevel::Debug
-                         : level == "warn" ? proxy::LogLevel::Warn
+      proxy::setLogLevel(level == "debug"   ? proxy::LogLevel::Debug
+                         : level == "warn"  ? proxy::LogLevel::Warn
                          : level == "error" ? proxy::LogLevel::Error
                                             : proxy::LogLevel::Info);
     } else if (arg == "--help" || arg == "-h") {

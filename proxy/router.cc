@@ -34,8 +34,9 @@ const config::Route* matchRoute(const std::vector<config::Route>& routes, const 
         std::find(m.methods.begin(), m.methods.end(), head.method) == m.methods.end()) {
       continue;
     }
-    if (!std::all_of(m.headers.begin(), m.headers.end(),
-                     [&](const config::HeaderMatch& h) { return headerMatches(h, head.headers); })) {
+    if (!std::all_of(m.headers.begin(), m.headers.end(), [&](const config::HeaderMatch& h) {
+          return headerMatches(h, head.headers);
+        })) {
       continue;
     }
     return &route;

@@ -52,8 +52,8 @@ bool Server::start(std::string& error) {
       return false;
     }
   }
-  unsigned n = config_->workers != 0 ? config_->workers
-                                     : std::max(1U, std::thread::hardware_concurrency());
+  unsigned n =
+      config_->workers != 0 ? config_->workers : std::max(1U, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     auto worker = std::make_unique<Worker>(i, config_, metrics_.addWorker(), access_log_.get());
     if (!worker->bindListeners(error)) {
@@ -171,8 +171,7 @@ void Server::resolveAll() {
           if (result != 0) {
             // Keep the last good addresses: a failed refresh must not empty the cluster.
             target.last_error = evutil_gai_strerror(result);
-            logWarn("DNS: cannot resolve " + target.endpoint.toString() + ": " +
-                    target.last_error);
+            logWarn("DNS: cannot resolve " + target.endpoint.toString() + ": " + target.last_error);
             return;
           }
           target.resolved.clear();

@@ -13,9 +13,8 @@ namespace seawall::proxy {
 namespace {
 
 // Hop-by-hop headers (RFC 9110 7.6.1) never forwarded; `te: trailers` survives (gRPC needs it).
-constexpr std::array<std::string_view, 5> kHopByHop = {"connection", "keep-alive",
-                                                       "proxy-connection", "transfer-encoding",
-                                                       "upgrade"};
+constexpr std::array<std::string_view, 5> kHopByHop = {
+    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"};
 
 // Removes hop-by-hop headers and those named by Connection. Returns true if the message asked
 // for a protocol upgrade (connection: upgrade plus an upgrade header).

@@ -62,17 +62,17 @@ private:
   Worker& worker_;
   ListenerContext& listener_;
   std::shared_ptr<const config::Config> snapshot_;
-  ServerStream* downstream_;           // null once detached
-  ClientStream* upstream_ = nullptr;   // null until the pool answers and once detached
-  ConnectionPool* pool_ = nullptr;     // the pool that served (or is serving) us
+  ServerStream* downstream_;         // null once detached
+  ClientStream* upstream_ = nullptr; // null until the pool answers and once detached
+  ConnectionPool* pool_ = nullptr;   // the pool that served (or is serving) us
   WorkerCluster* cluster_ = nullptr;
   const config::Route* route_ = nullptr;
   stats::RequestStats* request_stats_ = nullptr;
   RequestHead request_;
-  EvBufferPtr pending_body_;           // request body received before the upstream is ready
+  EvBufferPtr pending_body_; // request body received before the upstream is ready
   std::optional<HeaderMap> pending_trailers_;
   std::string endpoint_;
-  std::string reason_;                 // x-seawall-reason of a local reply, or why it ended
+  std::string reason_; // x-seawall-reason of a local reply, or why it ended
   std::chrono::steady_clock::time_point start_;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;

@@ -81,13 +81,12 @@ bool Worker::bindListeners(std::string& error) {
     limits.max_concurrent_streams = lc.limits.max_concurrent_streams;
     auto ctx = std::unique_ptr<ListenerContext>(
         new ListenerContext{*this, lc, limits, stats_.listener(lc.name), nullptr});
-    ctx->listener.reset(evconnlistener_new_bind(
-        base_.get(), &Worker::onAccept, ctx.get(),
-        LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-        1024, reinterpret_cast<sockaddr*>(&ss), len));
+    ctx->listener.reset(evconnlistener_new_bind(base_.get(), &Worker::onAccept, ctx.get(),
+                                                LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                                                    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                                1024, reinterpret_cast<sockaddr*>(&ss), len));
     if (!ctx->listener) {
-      error = "listener '" + lc.name + "': cannot listen on " + text + ": " +
-              std::strerror(errno);
+      error = "listener '" + lc.name + "': cannot listen on " + text + ": " + std::strerror(errno);
       return false;
     }
     listeners_.push_back(std::move(ctx));
@@ -110,8 +109,8 @@ void Worker::join() {
 
 void Worker::stop() { event_base_loopexit(base_.get(), nullptr); }
 
-void Worker::onAccept(evconnlistener* /*listener*/, evutil_socket_t fd, sockaddr* addr,
-                      int /*len*/, void* arg) noexcept {
+void Worker::onAccept(evconnlistener* /*listener*/, evutil_socket_t fd, sockaddr* addr, int /*len*/,
+                      void* arg) noexcept {
   auto* ctx = static_cast<ListenerContext*>(arg);
   Worker& self = ctx->worker;
   if (self.draining_) {
@@ -121,8 +120,8 @@ void Worker::onAccept(evconnlistener* /*listener*/, evutil_socket_t fd, sockaddr
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   evutil_make_socket_nonblocking(fd);
-  auto conn = std::make_unique<DownstreamConnection>(self, *ctx, fd, peerString(addr),
-                                                     nextConnectionId());
+  auto conn =
+      std::make_unique<DownstreamConnection>(self, *ctx, fd, peerString(addr), nextConnectionId());
   DownstreamConnection* raw = conn.get();
   self.connections_.emplace(raw, std::move(conn));
 }
@@ -170,9 +169,9 @@ std::string Worker::newRequestId() {
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
                 static_cast<unsigned long long>(lo & 0xffffffffffffULL));
   return buf;
 }

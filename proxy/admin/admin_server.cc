@@ -159,10 +159,10 @@ bool AdminServer::listen(const config::HostPort& address, std::string& error) {
     error = "admin address " + text + " is not an IP address and port";
     return false;
   }
-  listener_.reset(evconnlistener_new_bind(
-      dispatcher_.base(), &AdminServer::onAccept, this,
-      LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
-      reinterpret_cast<sockaddr*>(&ss), len));
+  listener_.reset(
+      evconnlistener_new_bind(dispatcher_.base(), &AdminServer::onAccept, this,
+                              LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                              128, reinterpret_cast<sockaddr*>(&ss), len));
   if (!listener_) {
     error = "cannot listen on admin address " + text + ": " + std::strerror(errno);
     return false;

@@ -38,22 +38,23 @@ const char* toString(UpstreamFailure f);
 
 // Limits a server codec enforces before any stream is created.
 struct ServerCodecLimits {
-  size_t max_header_bytes = size_t{64} * 1024;  // request line/pseudo-headers + headers; over it: 431
-  uint32_t max_concurrent_streams = 256; // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
-  uint32_t stream_window = 64 * 1024;    // HTTP/2 initial stream window we advertise
-  size_t high_watermark = size_t{256} * 1024;   // a stream's queued output above this: writeBlocked()
+  size_t max_header_bytes =
+      size_t{64} * 1024;                      // request line/pseudo-headers + headers; over it: 431
+  uint32_t max_concurrent_streams = 256;      // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
+  uint32_t stream_window = 64 * 1024;         // HTTP/2 initial stream window we advertise
+  size_t high_watermark = size_t{256} * 1024; // a stream's queued output above this: writeBlocked()
 };
 
 // What a codec needs from the connection that owns it.
 class CodecConnection {
 public:
   virtual ~CodecConnection() = default;
-  virtual evbuffer* output() = 0;      // appended bytes are written to the socket
-  virtual void closeAfterFlush() = 0;  // stop reading; close once output() has been written
-  virtual void closeNow() = 0;         // close at once (destruction is deferred)
-  virtual void readDisable(bool) = 0;  // stop/resume reading the socket (counted, may nest)
+  virtual evbuffer* output() = 0;     // appended bytes are written to the socket
+  virtual void closeAfterFlush() = 0; // stop reading; close once output() has been written
+  virtual void closeNow() = 0;        // close at once (destruction is deferred)
+  virtual void readDisable(bool) = 0; // stop/resume reading the socket (counted, may nest)
   virtual Dispatcher& dispatcher() = 0;
-  virtual uint64_t id() const = 0;     // connection id for logs ([C12])
+  virtual uint64_t id() const = 0; // connection id for logs ([C12])
 };
 
 // ---- Downstream side --------------------------------------------------------------------------
@@ -128,7 +129,7 @@ public:
   virtual void onResponseHeaders(ResponseHead&& head, bool end_stream) = 0;
   virtual void onResponseData(evbuffer* data, bool end_stream) = 0;
   virtual void onResponseTrailers(HeaderMap&& trailers) = 0; // ends the response
-  virtual void onUpstreamReset(UpstreamFailure why) = 0;      // terminal
+  virtual void onUpstreamReset(UpstreamFailure why) = 0;     // terminal
   virtual void onUpstreamWritable() = 0;
 };
 

@@ -14,10 +14,14 @@ std::atomic<LogLevel> g_level{LogLevel::Info};
 
 const char* levelName(LogLevel l) {
   switch (l) {
-  case LogLevel::Debug: return "debug";
-  case LogLevel::Info: return "info";
-  case LogLevel::Warn: return "warn";
-  case LogLevel::Error: return "error";
+  case LogLevel::Debug:
+    return "debug";
+  case LogLevel::Info:
+    return "info";
+  case LogLevel::Warn:
+    return "warn";
+  case LogLevel::Error:
+    return "error";
   }
   return "?";
 }

@@ -8,21 +8,29 @@ bool isGrpcRequest(const RequestHead& head) {
     return false;
   }
   std::string_view v = *ct;
-  return v.starts_with("application/grpc") &&
-         (v.size() == 16 || v[16] == '+' || v[16] == ';');
+  return v.starts_with("application/grpc") && (v.size() == 16 || v[16] == '+' || v[16] == ';');
 }
 
 int grpcStatusForHttp(int status) {
   switch (status) {
-  case 400: return 13; // INTERNAL
-  case 401: return 16; // UNAUTHENTICATED
-  case 403: return 7;  // PERMISSION_DENIED
-  case 404: return 12; // UNIMPLEMENTED
-  case 429: return 14; // UNAVAILABLE
-  case 502: return 14;
-  case 503: return 14;
-  case 504: return 4; // DEADLINE_EXCEEDED
-  default: return 2;  // UNKNOWN
+  case 400:
+    return 13; // INTERNAL
+  case 401:
+    return 16; // UNAUTHENTICATED
+  case 403:
+    return 7; // PERMISSION_DENIED
+  case 404:
+    return 12; // UNIMPLEMENTED
+  case 429:
+    return 14; // UNAVAILABLE
+  case 502:
+    return 14;
+  case 503:
+    return 14;
+  case 504:
+    return 4; // DEADLINE_EXCEEDED
+  default:
+    return 2; // UNKNOWN
   }
 }
 

@@ -17,7 +17,8 @@ struct LocalReply {
 
 // True for requests whose content-type is application/grpc[+proto|...].
 bool isGrpcRequest(const RequestHead& head);
-// gRPC status code for an HTTP status (https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md).
+// gRPC status code for an HTTP status
+// (https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md).
 int grpcStatusForHttp(int status);
 // Builds the response head for `reply`; `body_out` receives the body (empty for gRPC).
 ResponseHead buildLocalReply(const LocalReply& reply, bool grpc, std::string& body_out);

@@ -109,8 +109,9 @@ void ConnectionPool::onConnectionClosed(UpstreamConnection& connection, Upstream
   stats_.upstreamFailure(toString(why));
   // A connect failure fails the requests that were waiting for it: HTTP/1.1 the oldest one (each
   // had its own connection); HTTP/2 all of them (they all waited on this one).
-  size_t to_fail = cluster_.protocol == config::ClusterProtocol::H2 ? waiting_.size()
-                                                                     : std::min<size_t>(1, waiting_.size());
+  size_t to_fail = cluster_.protocol == config::ClusterProtocol::H2
+                       ? waiting_.size()
+                       : std::min<size_t>(1, waiting_.size());
   if (connecting_ > 0 && cluster_.protocol == config::ClusterProtocol::H2) {
     to_fail = 0;
   }
@@ -131,7 +132,8 @@ void ConnectionPool::closeIdle() {
   // Newest connections are at the back; keep the most recently used ones.
   for (auto it = connections_.rbegin(); it != connections_.rend(); ++it) {
     auto& conn = *it;
-    if (conn->state() != UpstreamConnection::State::Connected || conn->codec().activeStreams() > 0) {
+    if (conn->state() != UpstreamConnection::State::Connected ||
+        conn->codec().activeStreams() > 0) {
       continue;
     }
     ++idle;

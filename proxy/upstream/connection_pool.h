@@ -33,9 +33,8 @@ public:
 
 class ConnectionPool {
 public:
-  ConnectionPool(Dispatcher& dispatcher, const config::Cluster& cluster,
-                 stats::ClusterStats& stats, const sockaddr_storage& address, socklen_t len,
-                 std::string endpoint_name);
+  ConnectionPool(Dispatcher& dispatcher, const config::Cluster& cluster, stats::ClusterStats& stats,
+                 const sockaddr_storage& address, socklen_t len, std::string endpoint_name);
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
   ConnectionPool(ConnectionPool&&) = delete;

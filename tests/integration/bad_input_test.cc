@@ -54,8 +54,8 @@ TEST_F(BadInput, MissingOrDuplicateHost) {
 }
 
 TEST_F(BadInput, BadChunkSize) {
-  expectRejected("POST /up/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-                 400, "bad-request");
+  expectRejected("POST /up/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
+                 "bad-request");
 }
 
 TEST_F(BadInput, HeadersOverTheLimitAre431) {
@@ -63,7 +63,8 @@ TEST_F(BadInput, HeadersOverTheLimitAre431) {
   expectRejected("GET /up/x HTTP/1.1\r\nHost: a\r\nX-Big: " + big + "\r\n\r\n", 431,
                  "header-too-large");
   EXPECT_EQ(h1_.stats()->requests_total, 0) << "a rejected request reached the upstream";
-  auto counted = metric(R"(seawall_downstream_rejected_total{listener="main",reason="header-too-large"})");
+  auto counted =
+      metric(R"(seawall_downstream_rejected_total{listener="main",reason="header-too-large"})");
   EXPECT_EQ(counted, 1);
 }
 
@@ -80,8 +81,11 @@ TEST_F(BadInput, RejectionsNeverReachTheUpstreamAndAreCounted) {
                  400, "ambiguous-framing");
   expectRejected("GET /up/x HTTP/1.1\r\n\r\n", 400, "bad-request");
   EXPECT_EQ(h1_.stats()->requests_total, 0);
-  EXPECT_EQ(metric(R"(seawall_downstream_rejected_total{listener="main",reason="ambiguous-framing"})"), 1);
-  EXPECT_EQ(metric(R"(seawall_downstream_rejected_total{listener="main",reason="bad-request"})"), 1);
+  EXPECT_EQ(
+      metric(R"(seawall_downstream_rejected_total{listener="main",reason="ambiguous-framing"})"),
+      1);
+  EXPECT_EQ(metric(R"(seawall_downstream_rejected_total{listener="main",reason="bad-request"})"),
+            1);
 }
 
 TEST_F(BadInput, PipelinedRequestsAnsweredInOrder) {

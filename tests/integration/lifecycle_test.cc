@@ -148,8 +148,8 @@ TEST_F(Lifecycle, SigtermDrainsInFlightRequestsThenExitsZero) {
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 8; ++i) {
     auto c = std::make_unique<ChildProcess>();
-    std::vector<std::string> argv = {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\n",
-                                     "--max-time", "20"};
+    std::vector<std::string> argv = {"curl",           "-s",         "-o", "/dev/null", "-w",
+                                     "%{http_code}\n", "--max-time", "20"};
     if (i % 2 == 1) {
       argv.push_back("--http2-prior-knowledge");
     }

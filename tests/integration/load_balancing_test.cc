@@ -46,8 +46,8 @@ TEST_F(Balancing, LeastRequestSpreadsConcurrentRequests) {
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 10; ++i) {
     auto c = std::make_unique<ChildProcess>();
-    ASSERT_TRUE(c->start({"curl", "-s", "-o", "/dev/null", "--max-time", "10",
-                          url("/pair/slow?delay=800")}));
+    ASSERT_TRUE(c->start(
+        {"curl", "-s", "-o", "/dev/null", "--max-time", "10", url("/pair/slow?delay=800")}));
     clients.push_back(std::move(c));
   }
   for (auto& c : clients) {

@@ -72,12 +72,12 @@ TEST_F(Protocols, BodiesBothWaysOnEveryPair) {
 }
 
 TEST_F(Protocols, RequestHeadersRewritten) {
-  auto r = curl({"-H", "connection: x-secret", "-H", "x-secret: 1", "-H", "keep-alive: 5",
-                 "-H", "x-forwarded-for: 10.1.2.3", "-H", "x-keep: yes"},
+  auto r = curl({"-H", "connection: x-secret", "-H", "x-secret: 1", "-H", "keep-alive: 5", "-H",
+                 "x-forwarded-for: 10.1.2.3", "-H", "x-keep: yes"},
                 url("/up/echo"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string& echo = r.body;
-  EXPECT_EQ(echo.find("x-secret"), std::string::npos) << echo;  // named by Connection
+  EXPECT_EQ(echo.find("x-secret"), std::string::npos) << echo;   // named by Connection
   EXPECT_EQ(echo.find("keep-alive"), std::string::npos) << echo; // hop-by-hop
   EXPECT_NE(echo.find(R"(["x-keep","yes"])"), std::string::npos) << echo;
   EXPECT_NE(echo.find(R"(["x-forwarded-for","10.1.2.3, 127.0.0.1"])"), std::string::npos) << echo;
@@ -134,8 +134,8 @@ TEST_F(Protocols, ExpectContinue) {
   std::string body(100000, 'y');
   CurlOptions o;
   o.stdin_data = body;
-  auto r = curl({"-H", "expect: 100-continue", "-X", "POST", "--data-binary", "@-"},
-                url("/up/sink"), o);
+  auto r =
+      curl({"-H", "expect: 100-continue", "-X", "POST", "--data-binary", "@-"}, url("/up/sink"), o);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(jsonNumber(r.body, "bytes"), 100000) << r.body;

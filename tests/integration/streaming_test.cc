@@ -25,10 +25,10 @@ TEST_F(Streaming, HundredMiBDownloadAndUploadWithBoundedRss) {
   int pid = proxy_.process().pid();
   // Download through h1 -> h1 and h2 -> h2, with a client that reads slowly at first.
   for (bool h2 : {false, true}) {
-    std::string u = url(std::string(h2 ? "/h2/big" : "/up/big") + "?body_size=" +
-                        std::to_string(kHundredMiB));
-    std::vector<std::string> argv = {"curl", "-s", "-S", "-o", "/dev/null", "-w",
-                                     "%{size_download}", "--max-time", "60"};
+    std::string u =
+        url(std::string(h2 ? "/h2/big" : "/up/big") + "?body_size=" + std::to_string(kHundredMiB));
+    std::vector<std::string> argv = {
+        "curl", "-s", "-S", "-o", "/dev/null", "-w", "%{size_download}", "--max-time", "60"};
     if (h2) {
       argv.push_back("--http2-prior-knowledge");
     }
