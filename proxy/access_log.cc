@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <system_error>
 
 namespace seawall::proxy {
 
@@ -17,7 +18,8 @@ std::unique_ptr<AccessLog> AccessLog::open(const std::string& path, std::string&
   }
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    error = "cannot open access log '" + path + "': " + std::strerror(errno);
+    error = "cannot open access log '" + path +
+            "': " + std::error_code(errno, std::generic_category()).message();
     return nullptr;
   }
   return std::make_unique<AccessLog>(fd, true);

@@ -11,7 +11,7 @@
 namespace seawall::proxy {
 namespace {
 constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-constexpr size_t kWriteLowWatermark = 64 * 1024;
+constexpr size_t kWriteLowWatermark = size_t{64} * 1024;
 } // namespace
 
 DownstreamConnection::DownstreamConnection(Worker& worker, ListenerContext& listener,
@@ -28,8 +28,6 @@ DownstreamConnection::DownstreamConnection(Worker& worker, ListenerContext& list
   idle_timer_->enable(listener_.config.limits.idle_timeout);
   listener_.stats.connectionOpened();
 }
-
-DownstreamConnection::~DownstreamConnection() = default;
 
 evbuffer* DownstreamConnection::output() { return bufferevent_get_output(bev_.get()); }
 

@@ -20,7 +20,6 @@ class DownstreamConnection : public Deletable, public CodecConnection, public Se
 public:
   DownstreamConnection(Worker& worker, ListenerContext& listener, evutil_socket_t fd,
                        std::string peer_address, uint64_t id);
-  ~DownstreamConnection() override;
 
   // CodecConnection
   evbuffer* output() override;

@@ -159,7 +159,8 @@ void Server::resolveAll() {
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
     std::string port = std::to_string(dns_targets_[i].endpoint.port);
-    auto* query = new DnsQuery{this, i}; // owned by the callback
+    // Owned by the callback, which evdns always calls exactly once.
+    auto* query = new DnsQuery{this, i}; // NOLINT(cppcoreguidelines-owning-memory)
     evdns_getaddrinfo(
         dns_, dns_targets_[i].endpoint.host.c_str(), port.c_str(), &hints,
         [](int result, evutil_addrinfo* res, void* arg) noexcept {
@@ -221,6 +222,40 @@ void Server::publishEndpoints(const std::string& cluster_name) {
   }
 }
 
+void Server::appendEndpointJson(std::string& out, const std::string& cluster,
+                                const config::HostPort& ep) const {
+  out += "{\"address\":";
+  appendJsonString(out, ep.toString());
+  out += ",\"resolved\":[";
+  if (ep.isIpLiteral()) {
+    appendJsonString(out, ep.toString());
+    out += "],\"health\":\"healthy\"}";
+    return;
+  }
+  const DnsTarget* target = nullptr;
+  for (const auto& t : dns_targets_) {
+    if (t.cluster == cluster && t.endpoint.toString() == ep.toString()) {
+      target = &t;
+    }
+  }
+  bool first = true;
+  if (target != nullptr) {
+    for (const auto& r : target->resolved) {
+      out += first ? "" : ",";
+      first = false;
+      appendJsonString(out, r.name);
+    }
+  }
+  out += "],\"health\":";
+  bool ok = target != nullptr && !target->resolved.empty();
+  out += ok ? "\"healthy\"" : "\"unresolved\"";
+  if (target != nullptr && !target->last_error.empty()) {
+    out += ",\"dns_error\":";
+    appendJsonString(out, target->last_error);
+  }
+  out += "}";
+}
+
 std::string Server::clustersJson() const {
   std::string out = "{\"clusters\":[";
   bool first_cluster = true;
@@ -238,35 +273,7 @@ std::string Server::clustersJson() const {
     for (const auto& ep : c.endpoints) {
       out += first ? "" : ",";
       first = false;
-      out += "{\"address\":";
-      appendJsonString(out, ep.toString());
-      if (ep.isIpLiteral()) {
-        out += ",\"resolved\":[";
-        appendJsonString(out, ep.toString());
-        out += "],\"health\":\"healthy\"}";
-        continue;
-      }
-      const DnsTarget* target = nullptr;
-      for (const auto& t : dns_targets_) {
-        if (t.cluster == c.name && t.endpoint.toString() == ep.toString()) {
-          target = &t;
-        }
-      }
-      out += ",\"resolved\":[";
-      bool first_addr = true;
-      for (const auto& r : target != nullptr ? target->resolved : std::vector<ResolvedEndpoint>{}) {
-        out += first_addr ? "" : ",";
-        first_addr = false;
-        appendJsonString(out, r.name);
-      }
-      out += "],\"health\":";
-      bool ok = target != nullptr && !target->resolved.empty();
-      out += ok ? "\"healthy\"" : "\"unresolved\"";
-      if (target != nullptr && !target->last_error.empty()) {
-        out += ",\"dns_error\":";
-        appendJsonString(out, target->last_error);
-      }
-      out += "}";
+      appendEndpointJson(out, c.name, ep);
     }
     out += "]}";
   }

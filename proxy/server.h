@@ -50,6 +50,8 @@ private:
   void resolveAll();
   void publishEndpoints(const std::string& cluster);
   std::string clustersJson() const;
+  void appendEndpointJson(std::string& out, const std::string& cluster,
+                          const config::HostPort& ep) const;
 
   std::shared_ptr<const config::Config> config_;
   EventBasePtr base_;

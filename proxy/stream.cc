@@ -68,8 +68,6 @@ Stream::Stream(Worker& worker, ListenerContext& listener, ServerStream& downstre
       connection_id_(static_cast<uint32_t>(downstream.connectionId())),
       stream_id_(downstream.streamId()) {}
 
-Stream::~Stream() = default;
-
 std::string Stream::logPrefix() const {
   char buf[48];
   std::snprintf(buf, sizeof(buf), "[C%u][S%u] ", connection_id_, stream_id_);

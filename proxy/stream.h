@@ -30,7 +30,6 @@ class Stream : public Deletable, public ServerStreamCallbacks, public UpstreamRe
 public:
   Stream(Worker& worker, ListenerContext& listener, ServerStream& downstream,
          std::shared_ptr<const config::Config> snapshot);
-  ~Stream() override;
 
   // ServerStreamCallbacks
   void onRequestHeaders(RequestHead&& head, bool end_stream) override;

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 
 #include "proxy/downstream_connection.h"
 #include "proxy/stats/worker_stats.h"
@@ -79,14 +80,14 @@ bool Worker::bindListeners(std::string& error) {
     ServerCodecLimits limits;
     limits.max_header_bytes = lc.limits.max_header_bytes;
     limits.max_concurrent_streams = lc.limits.max_concurrent_streams;
-    auto ctx = std::unique_ptr<ListenerContext>(
-        new ListenerContext{*this, lc, limits, stats_.listener(lc.name), nullptr});
+    auto ctx = std::make_unique<ListenerContext>(*this, lc, limits, stats_.listener(lc.name));
     ctx->listener.reset(evconnlistener_new_bind(base_.get(), &Worker::onAccept, ctx.get(),
                                                 LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
                                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                                 1024, reinterpret_cast<sockaddr*>(&ss), len));
     if (!ctx->listener) {
-      error = "listener '" + lc.name + "': cannot listen on " + text + ": " + std::strerror(errno);
+      error = "listener '" + lc.name + "': cannot listen on " + text + ": " +
+              std::error_code(errno, std::generic_category()).message();
       return false;
     }
     listeners_.push_back(std::move(ctx));
@@ -131,7 +132,8 @@ WorkerCluster* Worker::cluster(const std::string& name) {
   return it == clusters_.end() ? nullptr : it->second.get();
 }
 
-void Worker::setEndpoints(const std::string& cluster, std::vector<ResolvedEndpoint> endpoints) {
+void Worker::setEndpoints(const std::string& cluster,
+                          const std::vector<ResolvedEndpoint>& endpoints) {
   if (WorkerCluster* c = this->cluster(cluster)) {
     c->setEndpoints(endpoints);
   }

@@ -34,6 +34,9 @@ class Worker;
 
 // A listener as one worker runs it.
 struct ListenerContext {
+  ListenerContext(Worker& w, const config::Listener& c, ServerCodecLimits l,
+                  stats::ListenerStats& s)
+      : worker(w), config(c), limits(l), stats(s) {}
   Worker& worker;
   const config::Listener& config;
   ServerCodecLimits limits;
@@ -65,7 +68,7 @@ public:
   stats::WorkerStats& stats() { return stats_; }
   AccessLog* accessLog() { return access_log_; }
   WorkerCluster* cluster(const std::string& name);
-  void setEndpoints(const std::string& cluster, std::vector<ResolvedEndpoint> endpoints);
+  void setEndpoints(const std::string& cluster, const std::vector<ResolvedEndpoint>& endpoints);
   ServerStreamCallbacks& createStream(ListenerContext& listener, ServerStream& downstream);
   void streamDone(Stream& stream);
   void connectionClosed(DownstreamConnection& connection);

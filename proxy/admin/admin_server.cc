@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include "proxy/codec/http1_server_codec.h"
 
@@ -164,7 +165,8 @@ bool AdminServer::listen(const config::HostPort& address, std::string& error) {
                               LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                               128, reinterpret_cast<sockaddr*>(&ss), len));
   if (!listener_) {
-    error = "cannot listen on admin address " + text + ": " + std::strerror(errno);
+    error = "cannot listen on admin address " + text + ": " +
+            std::error_code(errno, std::generic_category()).message();
     return false;
   }
   return true;

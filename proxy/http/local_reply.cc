@@ -22,11 +22,9 @@ int grpcStatusForHttp(int status) {
   case 404:
     return 12; // UNIMPLEMENTED
   case 429:
-    return 14; // UNAVAILABLE
   case 502:
-    return 14;
   case 503:
-    return 14;
+    return 14; // UNAVAILABLE
   case 504:
     return 4; // DEADLINE_EXCEEDED
   default:

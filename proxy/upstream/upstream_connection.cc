@@ -9,7 +9,7 @@
 
 namespace seawall::proxy {
 namespace {
-constexpr size_t kWriteLowWatermark = 64 * 1024;
+constexpr size_t kWriteLowWatermark = size_t{64} * 1024;
 }
 
 UpstreamConnection::UpstreamConnection(ConnectionPool& pool, Dispatcher& dispatcher,
@@ -27,8 +27,6 @@ UpstreamConnection::UpstreamConnection(ConnectionPool& pool, Dispatcher& dispatc
                     &UpstreamConnection::eventCb, this);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
 }
-
-UpstreamConnection::~UpstreamConnection() = default;
 
 void UpstreamConnection::connect(std::chrono::milliseconds timeout) {
   connect_timer_ = dispatcher_.createTimer([this] { close(UpstreamFailure::ConnectFailure); });

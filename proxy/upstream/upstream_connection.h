@@ -22,7 +22,6 @@ public:
 
   UpstreamConnection(ConnectionPool& pool, Dispatcher& dispatcher, const sockaddr_storage& address,
                      socklen_t address_len, config::ClusterProtocol protocol, uint64_t id);
-  ~UpstreamConnection() override;
 
   // Starts the TCP connect; failures are reported to the pool (never synchronously).
   void connect(std::chrono::milliseconds timeout);
