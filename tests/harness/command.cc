@@ -1,7 +1,6 @@
 #include "tests/harness/command.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -11,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+
+#include <poll.h>
 
 namespace seawall::test {
 namespace {
@@ -40,6 +41,30 @@ int decodeStatus(int raw) {
   return -1;
 }
 
+// Reads what a ready pipe has into `sink`; closes the pipe at EOF or error.
+void readReady(const pollfd& pfd, Pipe& p, std::string& sink, std::array<char, 65536>& buf) {
+  if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+    return;
+  }
+  const ssize_t n = ::read(p.fds[0], buf.data(), buf.size());
+  if (n > 0) {
+    sink.append(buf.data(), static_cast<size_t>(n));
+  } else if (n == 0 || errno != EINTR) {
+    p.closeEnd(0);
+  }
+}
+
+// Writes the next part of stdin_data; closes the pipe when all is written or on error.
+void writeSome(Pipe& in, const std::string& stdin_data, size_t& written) {
+  const ssize_t n = ::write(in.fds[1], stdin_data.data() + written, stdin_data.size() - written);
+  if (n > 0) {
+    written += static_cast<size_t>(n);
+  }
+  if (written == stdin_data.size() || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    in.closeEnd(1);
+  }
+}
+
 // Shuttles stdin/stdout/stderr until both outputs close or the deadline passes.
 bool pumpPipes(Pipe& in, Pipe& out, Pipe& err, const std::string& stdin_data, CommandResult& r,
                std::chrono::steady_clock::time_point deadline) {
@@ -61,26 +86,10 @@ bool pumpPipes(Pipe& in, Pipe& out, Pipe& err, const std::string& stdin_data, Co
     if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) {
       return false;
     }
-    for (int i = 0; i < 2; ++i) {
-      if ((pfds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
-        continue;
-      }
-      Pipe& p = i == 0 ? out : err;
-      const ssize_t n = ::read(p.fds[0], buf.data(), buf.size());
-      if (n > 0) {
-        (i == 0 ? r.out : r.err).append(buf.data(), static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        p.closeEnd(0);
-      }
-    }
+    readReady(pfds[0], out, r.out, buf);
+    readReady(pfds[1], err, r.err, buf);
     if ((pfds[2].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
-      const ssize_t n = ::write(in.fds[1], stdin_data.data() + written, stdin_data.size() - written);
-      if (n > 0) {
-        written += static_cast<size_t>(n);
-      }
-      if (written == stdin_data.size() || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        in.closeEnd(1);
-      }
+      writeSome(in, stdin_data, written);
     }
   }
   return true;
@@ -89,7 +98,7 @@ bool pumpPipes(Pipe& in, Pipe& out, Pipe& err, const std::string& stdin_data, Co
 } // namespace
 
 CommandResult runCommand(std::vector<std::string> argv, std::chrono::milliseconds timeout,
-                         std::string stdin_data) {
+                         const std::string& stdin_data) {
   CommandResult result;
   ::signal(SIGPIPE, SIG_IGN); // a child that stops reading stdin must not kill the test
   if (argv.empty()) {
@@ -105,6 +114,7 @@ CommandResult runCommand(std::vector<std::string> argv, std::chrono::millisecond
     return result;
   }
   std::vector<char*> c_argv;
+  c_argv.reserve(argv.size() + 1);
   for (auto& a : argv) {
     c_argv.push_back(a.data());
   }

@@ -17,6 +17,6 @@ struct CommandResult {
 // argv[0] is searched in PATH if it has no '/'. At `timeout` the child is SIGKILLed and reaped.
 CommandResult runCommand(std::vector<std::string> argv,
                          std::chrono::milliseconds timeout = std::chrono::seconds(30),
-                         std::string stdin_data = "");
+                         const std::string& stdin_data = "");
 
 } // namespace seawall::test

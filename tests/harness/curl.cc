@@ -1,12 +1,12 @@
 #include "tests/harness/curl.h"
 
-#include <strings.h>
-
 #include <cstdlib>
 #include <sstream>
 
 #include "tests/harness/command.h"
 #include "tests/harness/temp_files.h"
+
+#include <strings.h>
 
 namespace seawall::test {
 namespace {
@@ -62,19 +62,19 @@ size_t CurlResult::headerCount(std::string_view name) const {
   return count;
 }
 
-CurlResult curl(std::vector<std::string> extra_args, std::string url, CurlOptions options) {
+CurlResult curl(std::vector<std::string> extra_args, std::string url, const CurlOptions& options) {
   TempDir dir("seawall-curl");
   const std::string head_file = dir.file("headers");
   const std::string body_file = dir.file("body");
-  std::vector<std::string> argv = {"curl",      "-s", "-S", "-D", head_file, "-o", body_file,
-                                   "-w",        "%{http_code} %{http_version}"};
+  std::vector<std::string> argv = {
+      "curl", "-s", "-S", "-D", head_file, "-o", body_file, "-w", "%{http_code} %{http_version}"};
   if (options.http2_prior_knowledge) {
     argv.emplace_back("--http2-prior-knowledge");
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   argv.push_back(std::move(url));
   const auto started = std::chrono::steady_clock::now();
-  CommandResult run = runCommand(std::move(argv), options.timeout, std::move(options.stdin_data));
+  CommandResult run = runCommand(std::move(argv), options.timeout, options.stdin_data);
   CurlResult result;
   result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
@@ -89,7 +89,7 @@ CurlResult curl(std::vector<std::string> extra_args, std::string url, CurlOption
 
 CurlResult curlH2(std::vector<std::string> extra_args, std::string url, CurlOptions options) {
   options.http2_prior_knowledge = true;
-  return curl(std::move(extra_args), std::move(url), std::move(options));
+  return curl(std::move(extra_args), std::move(url), options);
 }
 
 } // namespace seawall::test

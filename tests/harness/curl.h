@@ -28,11 +28,12 @@ struct CurlResult {
 struct CurlOptions {
   bool http2_prior_knowledge = false;
   std::chrono::milliseconds timeout = std::chrono::seconds(30); // kills curl (exit_code -1)
-  std::string stdin_data;                                        // for "--data-binary @-"
+  std::string stdin_data;                                       // for "--data-binary @-"
 };
 
 // Runs `curl -s -S -D <tmp> -o <tmp> -w ... [--http2-prior-knowledge] extra_args... url`.
-CurlResult curl(std::vector<std::string> extra_args, std::string url, CurlOptions options = {});
+CurlResult curl(std::vector<std::string> extra_args, std::string url,
+                const CurlOptions& options = {});
 // Same with --http2-prior-knowledge.
 CurlResult curlH2(std::vector<std::string> extra_args, std::string url, CurlOptions options = {});
 

@@ -65,7 +65,7 @@ ChildProcess::~ChildProcess() {
   }
 }
 
-bool ChildProcess::start(std::vector<std::string> argv, std::vector<std::string> extra_env) {
+bool ChildProcess::start(std::vector<std::string> argv, const std::vector<std::string>& extra_env) {
   if (argv.empty() || (pid_ > 0 && !status_)) {
     return false;
   }
@@ -177,8 +177,7 @@ std::optional<std::string> ChildProcess::waitForOutput(const std::regex& pattern
 std::optional<std::string> ChildProcess::waitForOutput(std::string_view substring,
                                                        std::chrono::milliseconds timeout) {
   return waitForLine(
-      [&](const std::string& line) { return line.find(substring) != std::string::npos; },
-      timeout);
+      [&](const std::string& line) { return line.find(substring) != std::string::npos; }, timeout);
 }
 
 std::optional<int> ChildProcess::waitExit(std::chrono::milliseconds timeout) {

@@ -30,7 +30,7 @@ public:
   // "NAME=value", added to (or replacing in) this process's environment. Returns false if the
   // process could not be started (or one is already running); exec errors show in
   // errorOutput() and as exit status 127.
-  bool start(std::vector<std::string> argv, std::vector<std::string> extra_env = {});
+  bool start(std::vector<std::string> argv, const std::vector<std::string>& extra_env = {});
 
   int pid() const { return pid_; }
   // Reaps the child if it has exited.

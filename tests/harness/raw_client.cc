@@ -3,14 +3,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <cstdlib>
+
+#include <poll.h>
+#include <strings.h>
 
 namespace seawall::test {
 namespace {
@@ -133,8 +134,7 @@ std::optional<std::string> RawConnection::readUntil(std::string_view needle,
   return received_;
 }
 
-std::optional<std::string> RawConnection::readAtLeast(size_t n,
-                                                      std::chrono::milliseconds timeout) {
+std::optional<std::string> RawConnection::readAtLeast(size_t n, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (received_.size() < n) {
     if (!readSome(deadline)) {

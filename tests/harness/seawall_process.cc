@@ -6,6 +6,7 @@
 namespace seawall::test {
 
 std::string seawallBinary() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): tests read the environment on the main thread
   if (const char* env = std::getenv("SEAWALL_BINARY")) {
     return env;
   }
@@ -50,14 +51,14 @@ bool SeawallProcess::writeConfig(std::string yaml) {
 ::testing::AssertionResult SeawallProcess::start(std::string yaml, uint16_t admin_port,
                                                  std::vector<std::string> extra_args,
                                                  std::chrono::milliseconds ready_timeout,
-                                                 std::vector<std::string> extra_env) {
+                                                 const std::vector<std::string>& extra_env) {
   admin_port_ = admin_port;
   if (!writeConfig(std::move(yaml))) {
     return ::testing::AssertionFailure() << "cannot write the config file " << config_path_;
   }
   std::vector<std::string> argv = {seawallBinary(), "--config", config_path_};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  if (!process_.start(argv, std::move(extra_env))) {
+  if (!process_.start(argv, extra_env)) {
     return ::testing::AssertionFailure() << "cannot start " << argv[0];
   }
   return waitReady(ready_timeout, 200);
@@ -87,8 +88,7 @@ std::optional<HttpReply> SeawallProcess::admin(std::string_view method,
     if (std::chrono::steady_clock::now() >= deadline) {
       return ::testing::AssertionFailure()
              << "GET /ready on admin port " << admin_port_ << " answered " << last
-             << " (0: no answer), wanted " << status << " within " << timeout.count()
-             << " ms\n"
+             << " (0: no answer), wanted " << status << " within " << timeout.count() << " ms\n"
              << output();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -43,10 +43,10 @@ public:
 
   // `yaml` must put the admin listener on 127.0.0.1:<admin_port>; "{{ADMIN_PORT}}" in it is
   // replaced by admin_port. Waits for GET /ready == 200 (fails early if the process exits).
-  ::testing::AssertionResult start(std::string yaml, uint16_t admin_port,
-                                   std::vector<std::string> extra_args = {},
-                                   std::chrono::milliseconds ready_timeout = std::chrono::seconds(10),
-                                   std::vector<std::string> extra_env = {});
+  ::testing::AssertionResult
+  start(std::string yaml, uint16_t admin_port, std::vector<std::string> extra_args = {},
+        std::chrono::milliseconds ready_timeout = std::chrono::seconds(10),
+        const std::vector<std::string>& extra_env = {});
   // Polls GET /ready on the admin port until it answers `status`.
   ::testing::AssertionResult waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10),
                                        int status = 200);
@@ -55,6 +55,8 @@ public:
   // One request to the admin listener.
   std::optional<HttpReply> admin(std::string_view method, std::string_view path) const;
 
+  uint16_t adminPort() const { return admin_port_; }
+  // NOLINTNEXTLINE(readability-identifier-naming): the name the harness brief uses
   uint16_t admin_port() const { return admin_port_; }
   const std::string& configPath() const { return config_path_; }
   std::string output() const { return process_.allOutput(); }

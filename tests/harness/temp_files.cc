@@ -10,6 +10,7 @@
 namespace seawall::test {
 
 TempDir::TempDir(std::string_view prefix) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): tests read the environment on the main thread
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" +
                         std::string(prefix) + "-XXXXXX";
@@ -21,6 +22,7 @@ TempDir::TempDir(std::string_view prefix) {
 }
 
 TempDir::~TempDir() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): as above
   if (path_.empty() || std::getenv("SEAWALL_KEEP_TEST_FILES") != nullptr) {
     return;
   }

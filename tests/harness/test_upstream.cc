@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <regex>
 #include <thread>
 
 #include "tests/harness/json_lite.h"
@@ -11,6 +10,7 @@
 namespace seawall::test {
 
 std::string testUpstreamBinary() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): tests read the environment on the main thread
   if (const char* env = std::getenv("SEAWALL_TEST_UPSTREAM")) {
     return env;
   }
@@ -31,15 +31,14 @@ std::string testUpstreamBinary() {
   if (!process_.start(argv)) {
     return ::testing::AssertionFailure() << "cannot start " << argv[0];
   }
-  static const std::regex kListening(R"(^LISTENING (\d+)$)");
-  const auto line = process_.waitForOutput(kListening, timeout);
-  std::smatch m;
-  if (!line || !std::regex_search(*line, m, kListening)) {
+  const auto line = process_.waitForOutput("LISTENING ", timeout);
+  const int port = line && line->starts_with("LISTENING ") ? std::atoi(line->c_str() + 10) : 0;
+  if (port <= 0 || port > 65535) {
     return ::testing::AssertionFailure()
-           << argv[0] << " did not print LISTENING within " << timeout.count() << " ms\n"
+           << argv[0] << " did not print LISTENING <port> within " << timeout.count() << " ms\n"
            << process_.allOutput();
   }
-  port_ = static_cast<uint16_t>(std::stoi(m[1].str()));
+  port_ = static_cast<uint16_t>(port);
   return ::testing::AssertionSuccess();
 }
 
@@ -94,9 +93,8 @@ bool TestUpstream::reset() const {
       }
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return ::testing::AssertionFailure()
-             << "test upstream saw " << seen << " requests, wanted " << n << " within "
-             << timeout.count() << " ms";
+      return ::testing::AssertionFailure() << "test upstream saw " << seen << " requests, wanted "
+                                           << n << " within " << timeout.count() << " ms";
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -52,8 +52,8 @@ public:
   // POST /__reset.
   bool reset() const;
   // Until requests_total >= n.
-  ::testing::AssertionResult waitForRequests(
-      int64_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  ::testing::AssertionResult
+  waitForRequests(int64_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
   int stop(std::chrono::milliseconds grace = std::chrono::seconds(5)) {
     return process_.stop(grace);

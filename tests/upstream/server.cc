@@ -240,8 +240,7 @@ ResponsePlan UpstreamServer::respond(Request& r) {
   applyQuery(k, r.query);
   ResponsePlan plan;
   plan.status = k.status;
-  if (k.fail_ratio > 0.0 &&
-      std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < k.fail_ratio) {
+  if (k.fail_ratio > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < k.fail_ratio) {
     plan.status = k.fail_status;
   }
   plan.headers.emplace_back("x-upstream-name", options_.name);
