@@ -1,8 +1,11 @@
 // Large bodies stream through with bounded proxy memory, and one HTTP/2 connection carries many
 // concurrent streams.
+#include <memory>
+
 #include <gtest/gtest.h>
 
 #include "tests/harness/json_lite.h"
+#include "tests/harness/process.h"
 #include "tests/integration/proxy_test_base.h"
 
 namespace seawall::test {
@@ -57,6 +60,38 @@ TEST_F(Streaming, HundredMiBDownloadAndUploadWithBoundedRss) {
   std::printf("sanitizer build: RSS bound NOT CHECKED\n");
 #else
   EXPECT_LT(peak, kRssBound);
+#endif
+}
+
+TEST_F(Streaming, SlowReaderDoesNotMakeTheProxyBuffer) {
+  // The upstream can send 48 MiB at once; the client reads 4 MiB/s. Without back-pressure the
+  // proxy would hold most of the body.
+  constexpr size_t kBody = 48 * 1024 * 1024;
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (const char* path : {"/up/slow-reader", "/h2/slow-reader"}) {
+    for (bool h2 : {false, true}) {
+      auto c = std::make_unique<ChildProcess>();
+      std::vector<std::string> argv = {
+          "curl",         "-s", "-S",         "-o", "/dev/null", "-w", "%{size_download}",
+          "--limit-rate", "4M", "--max-time", "60"};
+      if (h2) {
+        argv.push_back("--http2-prior-knowledge");
+      }
+      argv.push_back(url(std::string(path) + "?body_size=" + std::to_string(kBody / 4)));
+      ASSERT_TRUE(c->start(argv));
+      clients.push_back(std::move(c));
+    }
+  }
+  for (auto& c : clients) {
+    auto status = c->waitExit(std::chrono::seconds(60));
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 0) << c->allOutput();
+    EXPECT_EQ(c->output(), std::to_string(kBody / 4));
+  }
+  size_t peak = peakRss(proxy_.process().pid());
+  std::printf("proxy peak RSS with four slow readers of 12 MiB each: %.1f MiB\n", peak / 1048576.0);
+#ifndef SEAWALL_SANITIZED
+  EXPECT_LT(peak, size_t{32} * 1024 * 1024);
 #endif
 }
 
