@@ -385,11 +385,8 @@ void Stream::maybeFinish() {
   finished_ = true;
   auto elapsed = std::chrono::steady_clock::now() - start_;
   int code = status_ != 0 ? status_ : 499; // 499: the client went away before any response
-  if (request_stats_ == nullptr) {
-    request_stats_ = &worker_.stats().requests(listener_.config.name,
-                                               route_ != nullptr ? route_->cluster : "none");
-  }
-  request_stats_->record(code, std::chrono::duration<double>(elapsed).count());
+  stats::RequestStats& request_stats = worker_.requestStats(listener_, route_);
+  request_stats.record(code, std::chrono::duration<double>(elapsed).count());
   if (worker_.accessLog() != nullptr) {
     writeAccessLog(elapsed);
   }

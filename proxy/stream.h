@@ -66,7 +66,6 @@ private:
   ConnectionPool* pool_ = nullptr;   // the pool that served (or is serving) us
   WorkerCluster* cluster_ = nullptr;
   const config::Route* route_ = nullptr;
-  stats::RequestStats* request_stats_ = nullptr;
   RequestHead request_;
   EvBufferPtr pending_body_; // request body received before the upstream is ready
   std::optional<HeaderMap> pending_trailers_;

@@ -178,6 +178,18 @@ std::string Worker::newRequestId() {
   return buf;
 }
 
+stats::RequestStats& Worker::requestStats(ListenerContext& listener, const config::Route* route) {
+  const void* key = route != nullptr ? static_cast<const void*>(route) : &listener;
+  auto it = request_stats_.find(key);
+  if (it != request_stats_.end()) {
+    return *it->second;
+  }
+  stats::RequestStats& rs =
+      stats_.requests(listener.config.name, route != nullptr ? route->cluster : "none");
+  request_stats_.emplace(key, &rs);
+  return rs;
+}
+
 void Worker::startDrain(std::function<void()> on_drained) {
   draining_ = true;
   on_drained_ = std::move(on_drained);

@@ -26,6 +26,7 @@ namespace seawall::proxy {
 namespace stats {
 class WorkerStats;
 class ListenerStats;
+class RequestStats;
 } // namespace stats
 class AccessLog;
 class DownstreamConnection;
@@ -73,6 +74,9 @@ public:
   void streamDone(Stream& stream);
   void connectionClosed(DownstreamConnection& connection);
   std::string newRequestId();
+  // The request counters of (listener, route's cluster), resolved once per route and cached:
+  // no lookup under the metrics mutex on the per-request path.
+  stats::RequestStats& requestStats(ListenerContext& listener, const config::Route* route);
   // Stops accepting, asks every connection to finish (GOAWAY / connection: close); `on_drained`
   // runs on this thread once no connection is left.
   void startDrain(std::function<void()> on_drained);
@@ -94,6 +98,8 @@ private:
   std::unordered_map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
   std::unordered_map<DownstreamConnection*, std::unique_ptr<DownstreamConnection>> connections_;
   std::unordered_map<Stream*, std::unique_ptr<Stream>> streams_;
+  // Keyed by route, or by listener (as a const void*) for requests that matched no route.
+  std::unordered_map<const void*, stats::RequestStats*> request_stats_;
   std::function<void()> on_drained_;
   std::mt19937_64 rng_{std::random_device{}()};
   std::thread thread_;
