@@ -1,7 +1,9 @@
 #include "proxy/stream.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <vector>
 
 #include "proxy/access_log.h"
 #include "proxy/router.h"
@@ -20,38 +22,39 @@ constexpr std::array<std::string_view, 5> kHopByHop = {
 // for a protocol upgrade (connection: upgrade plus an upgrade header).
 bool stripHopByHop(HeaderMap& headers) {
   bool upgrade = false;
+  std::vector<std::string> named; // extra hop-by-hop names listed in Connection
   if (const std::string* conn = headers.get("connection")) {
-    std::string value = *conn;
-    upgrade = hasToken(value, "upgrade") && headers.has("upgrade");
-    size_t pos = 0;
-    while (pos < value.size()) {
-      size_t comma = value.find(',', pos);
-      if (comma == std::string::npos) {
-        comma = value.size();
+    upgrade = hasToken(*conn, "upgrade") && headers.has("upgrade");
+    std::string_view rest = *conn;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      size_t b = item.find_first_not_of(" \t");
+      if (b == std::string_view::npos) {
+        continue;
       }
-      std::string token = value.substr(pos, comma - pos);
-      size_t b = token.find_first_not_of(" \t");
-      size_t e = token.find_last_not_of(" \t");
-      if (b != std::string::npos) {
-        token = token.substr(b, e - b + 1);
-        toLower(token);
-        if (token != "upgrade" && token != "te") {
-          headers.remove(token);
-        }
+      std::string token(item.substr(b, item.find_last_not_of(" \t") - b + 1));
+      toLower(token);
+      if (token != "upgrade" && token != "te") {
+        named.push_back(std::move(token));
       }
-      pos = comma + 1;
     }
   }
-  for (auto name : kHopByHop) {
-    headers.remove(name);
-  }
-  if (const std::string* te = headers.get("te")) {
-    if (!hasToken(*te, "trailers")) {
-      headers.remove("te");
-    } else {
-      headers.set("te", "trailers");
+  // One pass over the list; `te` survives only as "trailers".
+  std::erase_if(headers.entries(), [&](Header& h) {
+    if (std::find(kHopByHop.begin(), kHopByHop.end(), h.name) != kHopByHop.end() ||
+        std::find(named.begin(), named.end(), h.name) != named.end()) {
+      return true;
     }
-  }
+    if (h.name == "te") {
+      if (!hasToken(h.value, "trailers")) {
+        return true;
+      }
+      h.value = "trailers";
+    }
+    return false;
+  });
   return upgrade;
 }
 
