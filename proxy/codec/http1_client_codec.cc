@@ -169,9 +169,7 @@ void Http1ClientCodec::ActiveStream::readDisable(bool disable) {
 
 // ---- llhttp trampolines ------------------------------------------------------------------------
 
-struct Http1ClientCodec::ParserAccess {
-  static Http1ClientCodec& self(llhttp_t* p) { return *static_cast<Http1ClientCodec*>(p->data); }
-  static int onMessageBegin(llhttp_t* p) noexcept { return self(p).onMessageBegin(); }
+struct Http1ClientCodec::ParserAccess : http1::ParserTrampolines<Http1ClientCodec> {
   static int onLinePiece(llhttp_t* p, const char* at, size_t n) noexcept {
     Http1ClientCodec& c = self(p);
     uint64_t offset = c.cursor_.offset(at);
@@ -181,33 +179,12 @@ struct Http1ClientCodec::ParserAccess {
     }
     return c.overLimit(offset + n) ? -1 : 0;
   }
-  static int onHeaderField(llhttp_t* p, const char* at, size_t n) noexcept {
-    return self(p).onHeaderPiece(at, n, true);
-  }
-  static int onHeaderValue(llhttp_t* p, const char* at, size_t n) noexcept {
-    return self(p).onHeaderPiece(at, n, false);
-  }
-  static int onHeaderValueComplete(llhttp_t* p) noexcept { return self(p).onHeaderValueComplete(); }
-  static int onHeadersComplete(llhttp_t* p) noexcept { return self(p).onHeadersCompleteCb(); }
-  static int onBody(llhttp_t* p, const char* at, size_t n) noexcept {
-    evbuffer_add(self(p).body_.get(), at, n);
-    return 0;
-  }
-  static int onMessageComplete(llhttp_t* p) noexcept { return self(p).onMessageCompleteCb(); }
 
   static const llhttp_settings_t& settings() {
     static const llhttp_settings_t s = [] {
-      llhttp_settings_t x;
-      llhttp_settings_init(&x);
-      x.on_message_begin = &onMessageBegin;
+      llhttp_settings_t x = commonSettings();
       x.on_version = &onLinePiece;
       x.on_status = &onLinePiece;
-      x.on_header_field = &onHeaderField;
-      x.on_header_value = &onHeaderValue;
-      x.on_header_value_complete = &onHeaderValueComplete;
-      x.on_headers_complete = &onHeadersComplete;
-      x.on_body = &onBody;
-      x.on_message_complete = &onMessageComplete;
       return x;
     }();
     return s;

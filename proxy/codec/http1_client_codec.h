@@ -43,6 +43,7 @@ public:
 private:
   friend class ActiveStream;
   friend struct ParserAccess;
+  template <typename> friend struct http1::ParserTrampolines;
 
   void parse();
   bool parseStep();

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <event2/buffer.h>
+#include <llhttp.h>
 
 #include "proxy/http/headers.h"
 
@@ -149,5 +150,40 @@ BodyFraming chooseResponseFraming(const RequestFacts& facts, int status, HeaderM
 // connection: close, content-length, and `message` as a one-line body.
 void writeErrorResponse(evbuffer* out, int status, std::string_view token,
                         std::string_view message);
+
+// llhttp C callbacks shared by both codecs: each trampoline finds the codec in parser->data and
+// calls the member of the same purpose. A codec derives its ParserAccess from this, adds the
+// request- or status-line callbacks, and befriends this template.
+template <typename Codec> struct ParserTrampolines {
+  static Codec& self(llhttp_t* p) { return *static_cast<Codec*>(p->data); }
+  static int onMessageBegin(llhttp_t* p) noexcept { return self(p).onMessageBegin(); }
+  static int onHeaderField(llhttp_t* p, const char* at, size_t n) noexcept {
+    return self(p).onHeaderPiece(at, n, true);
+  }
+  static int onHeaderValue(llhttp_t* p, const char* at, size_t n) noexcept {
+    return self(p).onHeaderPiece(at, n, false);
+  }
+  static int onHeaderValueComplete(llhttp_t* p) noexcept { return self(p).onHeaderValueComplete(); }
+  static int onHeadersComplete(llhttp_t* p) noexcept { return self(p).onHeadersCompleteCb(); }
+  static int onBody(llhttp_t* p, const char* at, size_t n) noexcept {
+    evbuffer_add(self(p).body_.get(), at, n);
+    return 0;
+  }
+  static int onMessageComplete(llhttp_t* p) noexcept { return self(p).onMessageCompleteCb(); }
+
+  // Settings with the shared callbacks filled in.
+  static llhttp_settings_t commonSettings() {
+    llhttp_settings_t x;
+    llhttp_settings_init(&x);
+    x.on_message_begin = &onMessageBegin;
+    x.on_header_field = &onHeaderField;
+    x.on_header_value = &onHeaderValue;
+    x.on_header_value_complete = &onHeaderValueComplete;
+    x.on_headers_complete = &onHeadersComplete;
+    x.on_body = &onBody;
+    x.on_message_complete = &onMessageComplete;
+    return x;
+  }
+};
 
 } // namespace seawall::proxy::http1

@@ -43,6 +43,7 @@ public:
 private:
   friend class ActiveStream;
   friend struct ParserAccess;
+  template <typename> friend struct http1::ParserTrampolines;
 
   enum class ParseState {
     Head,         // between requests or inside a request head
