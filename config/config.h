@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace seawall::config {
@@ -63,9 +64,73 @@ struct RouteMatch {
   bool operator==(const RouteMatch&) const = default;
 };
 
+// `retry.backoff`: exponential with full jitter, uniform in [0, min(max, base * 2^(n-1))].
+struct BackoffConfig {
+  Duration base{25};
+  Duration max{1000};
+  bool operator==(const BackoffConfig&) const = default;
+};
+
+// `retry.budget`: retries in flight <= ratio x requests in flight to the cluster, plus a floor of
+// min_per_second retries per second.
+struct RetryBudgetConfig {
+  double ratio = 0.2;
+  uint32_t min_per_second = 10;
+  bool operator==(const RetryBudgetConfig&) const = default;
+};
+
+// A route's `retry:` block.
+struct RetryConfig {
+  uint32_t max_retries = 1;
+  // Condition tokens (filters/retry/retry_decision.h, RetryOn): 5xx, gateway-error, reset,
+  // connect-failure, refused-stream, retriable-status, grpc-cancelled, grpc-deadline-exceeded,
+  // grpc-resource-exhausted, grpc-internal, grpc-unavailable.
+  std::vector<std::string> on{"connect-failure", "refused-stream", "gateway-error"};
+  std::vector<int> retriable_status; // for retriable-status
+  Duration per_try_timeout{0};       // 0: none (each try runs until the request timeout)
+  BackoffConfig backoff;
+  bool honor_retry_after = true; // a 429/503 Retry-After sets the delay (capped at max)
+  RetryBudgetConfig budget;
+  bool retry_non_idempotent = false;  // retry POST, PATCH, ... like GET
+  bool retry_idempotency_key = false; // retry non-idempotent requests carrying Idempotency-Key
+  Mark mark;
+  bool operator==(const RetryConfig&) const = default;
+};
+
+// `fallback.last_good`: the last good (2xx) response per method+path+query.
+struct LastGoodConfig {
+  Duration ttl{300000};
+  size_t max_bytes = size_t{16} * 1024 * 1024;
+  bool operator==(const LastGoodConfig&) const = default;
+};
+
+// A route's `fallback:` block: exactly one kind.
+struct FallbackConfig {
+  enum class Kind { Static, Cluster, LastGood };
+  Kind kind = Kind::Static;
+  // Static: status, headers and body (or body_file, read at load time into body).
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers; // names lowercase
+  std::string body;
+  std::string body_file;
+  // Cluster: the request is sent to this cluster instead.
+  std::string cluster;
+  // LastGood.
+  LastGoodConfig last_good;
+  // Besides local failures (breaker open, overflow, connect failure, reset, timeout), a 5xx
+  // response of the upstream (after retries) also triggers the fallback.
+  bool on_upstream_5xx = true;
+  Mark mark;
+  bool operator==(const FallbackConfig&) const = default;
+};
+
 struct Route {
   RouteMatch match;
   std::string cluster;
+  Duration timeout{0};      // whole request, all tries included; 0: none
+  Duration idle_timeout{0}; // no byte either way on the stream for this long; 0: none
+  std::optional<RetryConfig> retry;
+  std::optional<FallbackConfig> fallback;
   Mark mark;
   bool operator==(const Route&) const = default;
 };
@@ -83,6 +148,46 @@ struct Listener {
 enum class ClusterProtocol { Http1, H2 };
 enum class LoadBalancing { RoundRobin, LeastRequest };
 
+// A cluster's `limits:` (Envoy's circuit-breaker thresholds). Always enforced, with these defaults.
+struct ClusterLimits {
+  uint32_t max_connections = 1024; // upstream connections, all workers
+  uint32_t max_pending = 1024;     // requests waiting for a connection or stream
+  uint32_t max_requests = 1024;    // attempts in flight
+  uint32_t max_retries = 3;        // retries in flight
+  bool operator==(const ClusterLimits&) const = default;
+};
+
+// A cluster's `breaker:`.
+struct BreakerConfig {
+  enum class WindowType { Count, Time };
+  enum class Mode { Normal, ForcedOpen, Disabled, MetricsOnly };
+  WindowType window_type = WindowType::Count;
+  uint64_t window_calls = 100; // Count window: the last N calls
+  Duration window_time{10000}; // Time window: the calls of the last duration
+  uint64_t minimum_calls = 20;
+  double failure_rate = 0.5;
+  Duration slow_call_duration{1000};
+  double slow_call_rate = 1.0;
+  Duration open_for{5000};
+  uint32_t half_open_calls = 5;
+  // Tokens: 5xx, gateway-error, reset, timeout, connect-failure, refused-stream, and grpc codes
+  // grpc-cancelled, grpc-unknown, grpc-deadline-exceeded, grpc-resource-exhausted, grpc-internal,
+  // grpc-unavailable, grpc-data-loss.
+  std::vector<std::string> failure_on{"5xx", "reset", "timeout", "connect-failure"};
+  bool open_on_retry_after = false; // a 429/503 with Retry-After opens the breaker for that long
+  Mode mode = Mode::Normal;         // `mode: normal | forced_open | disabled | metrics_only`
+  Mark mark;
+  bool operator==(const BreakerConfig&) const = default;
+};
+
+// A cluster's `outlier:` (per-endpoint ejection).
+struct OutlierConfig {
+  uint32_t consecutive_failures = 5;
+  Duration ejection_time{30000};
+  double max_ejection = 0.5;
+  bool operator==(const OutlierConfig&) const = default;
+};
+
 struct Cluster {
   std::string name;
   ClusterProtocol protocol = ClusterProtocol::Http1;
@@ -92,6 +197,9 @@ struct Cluster {
   Duration dns_refresh{30000};             // how often DNS-named endpoints are resolved again
   size_t max_idle_connections = 64;        // per worker per endpoint, HTTP/1.1 keep-alive pool
   Duration idle_connection_timeout{60000}; // idle pooled upstream connections close after this
+  ClusterLimits limits;
+  std::optional<BreakerConfig> breaker;
+  std::optional<OutlierConfig> outlier;
   Mark mark;
   bool operator==(const Cluster&) const = default;
 };

@@ -4,8 +4,10 @@
 #include <netinet/in.h>
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <limits>
+#include <system_error>
 #include <utility>
 
 namespace seawall::config {
@@ -151,7 +153,58 @@ bool isHostName(std::string_view host) {
   return !digits_and_dots || isInet(AF_INET, host);
 }
 
+// One row of RFC 3629's table of well-formed byte sequences.
+struct Utf8Form {
+  unsigned char lead_low;
+  unsigned char lead_high;
+  unsigned char second_low; // the second byte's range (later bytes are always 80..BF)
+  unsigned char second_high;
+  size_t length;
+};
+constexpr std::array<Utf8Form, 9> kUtf8Forms{{{0x00, 0x7F, 0x00, 0xFF, 1},
+                                              {0xC2, 0xDF, 0x80, 0xBF, 2},
+                                              {0xE0, 0xE0, 0xA0, 0xBF, 3},
+                                              {0xE1, 0xEC, 0x80, 0xBF, 3},
+                                              {0xED, 0xED, 0x80, 0x9F, 3},
+                                              {0xEE, 0xEF, 0x80, 0xBF, 3},
+                                              {0xF0, 0xF0, 0x90, 0xBF, 4},
+                                              {0xF1, 0xF3, 0x80, 0xBF, 4},
+                                              {0xF4, 0xF4, 0x80, 0x8F, 4}}};
+
+// Length of the well-formed sequence starting at text[i] (i < text.size()), 0 if there is none.
+size_t utf8SequenceLength(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
+  for (const Utf8Form& form : kUtf8Forms) {
+    if (byte(0) < form.lead_low || byte(0) > form.lead_high) {
+      continue;
+    }
+    if (text.size() - i < form.length ||
+        (form.length > 1 && (byte(1) < form.second_low || byte(1) > form.second_high))) {
+      return 0;
+    }
+    for (size_t k = 2; k < form.length; ++k) {
+      if (byte(k) < 0x80 || byte(k) > 0xBF) {
+        return 0;
+      }
+    }
+    return form.length;
+  }
+  return 0;
+}
+
 } // namespace
+
+bool isUtf8Text(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t length = utf8SequenceLength(text, i);
+    if (length == 0) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
 
 std::optional<Duration> parseDuration(std::string_view text) {
   auto ms = parseWithUnits(text, kDurationUnits, /*unit_optional=*/false);
@@ -197,6 +250,33 @@ std::string formatDuration(Duration duration) {
 }
 
 std::string formatSize(size_t bytes) { return formatWithUnits(bytes, kSizeUnits, "0B"); }
+
+std::string formatRatio(double ratio) {
+  std::array<char, 64> buf{};
+  std::string best;
+  // The fewest decimals that read back exactly. Ratios written in a config file read back with
+  // their own decimals; a computed one may need up to 17. Past that parseRatio's mantissa would
+  // lose precision, so the 17-decimal text (the nearest) is the answer.
+  for (int decimals = 1; decimals <= 17; ++decimals) {
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), ratio,
+                                   std::chars_format::fixed, decimals);
+    if (ec != std::errc()) {
+      break;
+    }
+    std::string text(buf.data(), end);
+    while (text.size() > 1 && text.back() == '0' && text.find('.') != std::string::npos) {
+      text.pop_back();
+    }
+    if (text.back() == '.') {
+      text.pop_back();
+    }
+    best = text;
+    if (parseRatio(text) == ratio) {
+      return text;
+    }
+  }
+  return best;
+}
 
 std::optional<HostPort> parseHostPort(std::string_view text) {
   std::string_view host;

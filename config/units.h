@@ -27,6 +27,13 @@ std::optional<double> parseRatio(std::string_view text);
 // 90000ms -> "90s", 3600000ms -> "1h", 0 -> "0s"; 65536 -> "64KiB", 1000 -> "1000B", 0 -> "0B".
 std::string formatDuration(Duration duration);
 std::string formatSize(size_t bytes);
+// The shortest decimal ("0.5", "0.2", "1", "0.333") that parseRatio() reads back as exactly
+// `ratio`; a ratio outside [0, 1] (not valid in a config) is still written, as the nearest number.
+std::string formatRatio(double ratio);
+
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF): what a
+// YAML text scalar can hold, so what a fallback body must be to show in the dumped config.
+bool isUtf8Text(std::string_view text);
 
 // "127.0.0.1:8080", "[::1]:8080", "inventory.default.svc:8080". The host is an IPv4 literal, a
 // bracketed IPv6 literal or a DNS name ([A-Za-z0-9._-], at most 253 characters); the port is

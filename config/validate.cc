@@ -1,11 +1,14 @@
 #include "config/validate.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "config/units.h"
+#include "filters/circuit_breaker/failure_policy.h"
+#include "filters/retry/retry_decision.h"
 
 namespace seawall::config {
 namespace {
@@ -50,6 +53,29 @@ bool overlaps(const HostPort& a, const HostPort& b) {
 }
 
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+std::string index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+// "5xx, gateway-error, ..." for error messages.
+std::string retryOnTokens() {
+  std::string out;
+  for (size_t i = 0; i < filters::retry::kRetryOnCount; ++i) {
+    out += (i == 0 ? "" : ", ");
+    out += filters::retry::retryOnName(static_cast<filters::retry::RetryOn>(i));
+  }
+  return out;
+}
+
+constexpr std::string_view kFailureOnTokens =
+    "5xx, gateway-error, reset, timeout, connect-failure, refused-stream, grpc-cancelled, "
+    "grpc-unknown, grpc-deadline-exceeded, grpc-resource-exhausted, grpc-internal, "
+    "grpc-unavailable, grpc-data-loss";
+
+bool hasHeaderBreak(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
 
 class Validator {
 public:
@@ -198,7 +224,8 @@ private:
                   std::string("invalid ") + (is_prefix ? "prefix " : "path ") + quoted(pattern) +
                       " (must start with '/', without '?', '#' or spaces)");
     }
-    return checkMethods(match, path) && checkHeaders(match, path) && checkRouteCluster(route, path);
+    return checkMethods(match, path) && checkHeaders(match, path) &&
+           checkRouteCluster(route, path) && checkRetry(route, path) && checkFallback(route, path);
   }
 
   bool checkMethods(const RouteMatch& match, const std::string& path) {
@@ -244,9 +271,262 @@ private:
     return true;
   }
 
+  // ---- route: retry ----
+
+  bool checkRetry(const Route& route, const std::string& path) {
+    if (!route.retry) {
+      return true;
+    }
+    const RetryConfig& retry = *route.retry;
+    const std::string p = path + ".retry";
+    const Mark mark = at(p, retry.mark);
+    if (!checkRetryOn(retry, p, mark)) {
+      return false;
+    }
+    if (retry.max_retries > kMaxRetries) {
+      return fail(at(p + ".max_retries", mark), "max_retries must be at most " +
+                                                    std::to_string(kMaxRetries) + ", got " +
+                                                    std::to_string(retry.max_retries));
+    }
+    const Mark base_mark = at(p + ".backoff.base", at(p + ".backoff", mark));
+    if (retry.backoff.base <= Duration::zero()) {
+      return fail(base_mark, "backoff base must be greater than 0s");
+    }
+    if (retry.backoff.base > retry.backoff.max) {
+      return fail(at(p + ".backoff.base", at(p + ".backoff.max", base_mark)),
+                  "backoff base (" + formatDuration(retry.backoff.base) +
+                      ") must not be greater than max (" + formatDuration(retry.backoff.max) + ")");
+    }
+    if (retry.per_try_timeout < Duration::zero() ||
+        (route.timeout > Duration::zero() && retry.per_try_timeout > route.timeout)) {
+      return fail(at(p + ".per_try_timeout", mark),
+                  "per_try_timeout (" + formatDuration(retry.per_try_timeout) +
+                      ") must not be longer than the route's timeout (" +
+                      formatDuration(route.timeout) + ")");
+    }
+    if (!(retry.budget.ratio >= 0.0 && retry.budget.ratio <= 1.0)) {
+      return fail(at(p + ".budget.ratio", mark), "budget ratio must be between 0 and 1 (100%)");
+    }
+    return true;
+  }
+
+  bool checkRetryOn(const RetryConfig& retry, const std::string& p, Mark mark) {
+    const Mark on_mark = at(p + ".on", mark);
+    std::optional<Mark> status_token;
+    for (size_t k = 0; k < retry.on.size(); ++k) {
+      const std::string& token = retry.on[k];
+      const Mark token_mark = at(index(p + ".on", k), on_mark);
+      const auto condition = filters::retry::parseRetryOn(token);
+      if (!condition) {
+        return fail(token_mark, "unknown retry condition " + quoted(token) +
+                                    " in 'on' (expected one of: " + retryOnTokens() + ")");
+      }
+      if (std::find(retry.on.begin(), retry.on.begin() + static_cast<long>(k), token) !=
+          retry.on.begin() + static_cast<long>(k)) {
+        return fail(token_mark, "duplicate retry condition " + quoted(token) + " in 'on'");
+      }
+      if (*condition == filters::retry::RetryOn::RetriableStatus) {
+        status_token = token_mark;
+      }
+    }
+    for (size_t k = 0; k < retry.retriable_status.size(); ++k) {
+      const int status = retry.retriable_status[k];
+      if (status < 100 || status > 599) {
+        return fail(at(index(p + ".retriable_status", k), at(p + ".retriable_status", mark)),
+                    "retriable_status must be between 100 and 599, got " + std::to_string(status));
+      }
+    }
+    if (status_token && retry.retriable_status.empty()) {
+      return fail(*status_token,
+                  "'retriable-status' in 'on' needs a non-empty retriable_status list");
+    }
+    return true;
+  }
+
+  // ---- route: fallback ----
+
+  bool checkFallback(const Route& route, const std::string& path) {
+    if (!route.fallback) {
+      return true;
+    }
+    const FallbackConfig& fallback = *route.fallback;
+    const std::string p = path + ".fallback";
+    const Mark mark = at(p, fallback.mark);
+    switch (fallback.kind) {
+    case FallbackConfig::Kind::Static:
+      return checkStaticFallback(fallback, p, mark);
+    case FallbackConfig::Kind::Cluster:
+      if (fallback.cluster == route.cluster) {
+        return fail(at(p + ".cluster", mark),
+                    "fallback cluster " + quoted(fallback.cluster) +
+                        " is the route's own cluster (name another cluster)");
+      }
+      if (config_.findCluster(fallback.cluster) == nullptr) {
+        return fail(at(p + ".cluster", mark),
+                    "fallback refers to unknown cluster " + quoted(fallback.cluster));
+      }
+      return true;
+    case FallbackConfig::Kind::LastGood:
+      if (fallback.last_good.ttl <= Duration::zero()) {
+        return fail(at(p + ".last_good.ttl", mark), "last_good ttl must be greater than 0s");
+      }
+      if (fallback.last_good.max_bytes == 0) {
+        return fail(at(p + ".last_good.max_bytes", mark),
+                    "last_good max_bytes must be greater than 0B");
+      }
+      return true;
+    }
+    return true;
+  }
+
+  bool checkStaticFallback(const FallbackConfig& fallback, const std::string& p, Mark mark) {
+    const Mark status_mark = at(p + ".status", mark);
+    if (fallback.status < 200 || fallback.status > 599) {
+      return fail(status_mark, "fallback status must be between 200 and 599, got " +
+                                   std::to_string(fallback.status) +
+                                   " (a 1xx is not a final response)");
+    }
+    if ((fallback.status == 204 || fallback.status == 304) && !fallback.body.empty()) {
+      return fail(at(p + ".body", at(p + ".body_file", status_mark)),
+                  "a fallback with status " + std::to_string(fallback.status) +
+                      " cannot have a body");
+    }
+    if (!fallback.body_file.empty()) {
+      return fail(mark, "fallback body_file is read into body by the config loader; a config "
+                        "built in code sets body");
+    }
+    const Mark body_mark = at(p + ".body", at(p + ".body_file", mark));
+    if (fallback.body.size() > kMaxFallbackBodyBytes) {
+      return fail(body_mark, "fallback body is larger than " + formatSize(kMaxFallbackBodyBytes));
+    }
+    if (!isUtf8Text(fallback.body)) {
+      return fail(body_mark, "fallback body must be UTF-8 text (/config shows it as YAML text)");
+    }
+    for (size_t k = 0; k < fallback.headers.size(); ++k) {
+      const auto& [name, value] = fallback.headers[k];
+      std::string header_path = p + ".headers.";
+      header_path += name;
+      const Mark header_mark = at(header_path, at(p + ".headers", mark));
+      if (!isHeaderName(name)) {
+        return fail(header_mark,
+                    "invalid fallback header name " + quoted(name) + " (use a lowercase token)");
+      }
+      for (size_t j = 0; j < k; ++j) {
+        if (fallback.headers[j].first == name) {
+          return fail(header_mark, "duplicate fallback header " + quoted(name));
+        }
+      }
+      if (hasHeaderBreak(value)) {
+        return fail(header_mark,
+                    "fallback header " + quoted(name) + " must not contain CR, LF or NUL");
+      }
+    }
+    return true;
+  }
+
+  // ---- cluster: limits, breaker, outlier ----
+
+  bool checkClusterResilience(size_t i) {
+    const Cluster& cluster = config_.clusters[i];
+    const std::string path = index("clusters", i);
+    const Mark limits_mark = at(path + ".limits", cluster.mark);
+    const std::pair<const char*, uint32_t> at_least_one[] = {
+        {"max_connections", cluster.limits.max_connections},
+        {"max_requests", cluster.limits.max_requests}};
+    for (const auto& [key, value] : at_least_one) {
+      if (value < 1) {
+        return fail(at(path + ".limits." + key, limits_mark),
+                    std::string(key) + " must be at least 1");
+      }
+    }
+    return checkBreaker(cluster, path) && checkOutlier(cluster, path);
+  }
+
+  bool checkRate(double rate, Mark mark, const char* key) {
+    if (rate > 0.0 && rate <= 1.0) {
+      return true;
+    }
+    return fail(mark, std::string(key) + " must be greater than 0 and at most 1 (100%), got " +
+                          formatRatio(rate));
+  }
+
+  bool checkBreaker(const Cluster& cluster, const std::string& path) {
+    if (!cluster.breaker) {
+      return true;
+    }
+    const BreakerConfig& breaker = *cluster.breaker;
+    const std::string p = path + ".breaker";
+    const Mark mark = at(p, breaker.mark);
+    const Mark size_mark = at(p + ".window.size", at(p + ".window", mark));
+    if (breaker.window_type == BreakerConfig::WindowType::Count && breaker.window_calls < 1) {
+      return fail(size_mark, "breaker window size must be at least 1 call");
+    }
+    if (breaker.window_type == BreakerConfig::WindowType::Time &&
+        breaker.window_time < kMinWindowTime) {
+      return fail(size_mark, "breaker window size must be at least " +
+                                 formatDuration(kMinWindowTime) + ", got " +
+                                 formatDuration(breaker.window_time));
+    }
+    if (breaker.minimum_calls < 1) {
+      return fail(at(p + ".minimum_calls", mark), "minimum_calls must be at least 1");
+    }
+    if (!checkRate(breaker.failure_rate, at(p + ".failure_rate", mark), "failure_rate") ||
+        !checkRate(breaker.slow_call_rate, at(p + ".slow_call.rate", mark), "slow_call rate")) {
+      return false;
+    }
+    const std::pair<const char*, Duration> positive[] = {
+        {"slow_call.duration", breaker.slow_call_duration}, {"open_for", breaker.open_for}};
+    for (const auto& [key, value] : positive) {
+      if (value <= Duration::zero()) {
+        return fail(at(p + "." + key, mark), std::string(key) + " must be greater than 0s");
+      }
+    }
+    if (breaker.half_open_calls < 1) {
+      return fail(at(p + ".half_open_calls", mark), "half_open_calls must be at least 1");
+    }
+    return checkFailureOn(breaker, p, mark);
+  }
+
+  bool checkFailureOn(const BreakerConfig& breaker, const std::string& p, Mark mark) {
+    const Mark list_mark = at(p + ".failure_on", mark);
+    for (size_t k = 0; k < breaker.failure_on.size(); ++k) {
+      const std::string& token = breaker.failure_on[k];
+      const Mark token_mark = at(index(p + ".failure_on", k), list_mark);
+      if (!filters::circuit_breaker::FailurePolicy::isKnownToken(token)) {
+        return fail(token_mark, "unknown failure condition " + quoted(token) +
+                                    " in 'failure_on' (expected one of: " +
+                                    std::string(kFailureOnTokens) + ")");
+      }
+      if (std::find(breaker.failure_on.begin(), breaker.failure_on.begin() + static_cast<long>(k),
+                    token) != breaker.failure_on.begin() + static_cast<long>(k)) {
+        return fail(token_mark,
+                    "duplicate failure condition " + quoted(token) + " in 'failure_on'");
+      }
+    }
+    return true;
+  }
+
+  bool checkOutlier(const Cluster& cluster, const std::string& path) {
+    if (!cluster.outlier) {
+      return true;
+    }
+    const OutlierConfig& outlier = *cluster.outlier;
+    const Mark mark = at(path + ".outlier", cluster.mark);
+    if (outlier.ejection_time <= Duration::zero()) {
+      return fail(at(path + ".outlier.ejection_time", mark),
+                  "ejection_time must be greater than 0s");
+    }
+    if (!(outlier.max_ejection >= 0.0 && outlier.max_ejection <= 1.0)) {
+      return fail(at(path + ".outlier.max_ejection", mark),
+                  "max_ejection must be between 0 and 1 (100%), got " +
+                      formatRatio(outlier.max_ejection));
+    }
+    return true;
+  }
+
   bool checkClusters() {
     for (size_t i = 0; i < config_.clusters.size(); ++i) {
-      if (!checkCluster(i) || !checkEndpoints(i)) {
+      if (!checkCluster(i) || !checkEndpoints(i) || !checkClusterResilience(i)) {
         return false;
       }
     }

@@ -15,6 +15,9 @@ constexpr unsigned kMaxWorkers = 256;
 constexpr size_t kMinHeaderBytes = 1024;
 constexpr size_t kMaxHeaderBytes = size_t{1024} * 1024;
 constexpr uint32_t kMaxConcurrentStreams = 65535;
+constexpr uint32_t kMaxRetries = 100;                         // retry.max_retries
+constexpr size_t kMaxFallbackBodyBytes = size_t{1024} * 1024; // fallback body / body_file
+constexpr Duration kMinWindowTime{10};                        // breaker time window
 
 // The first rule broken (top level, then listeners, then clusters, each in order), located with
 // config.marks (or the listener, route or cluster mark, or line 0 when neither is known); nullopt
@@ -29,6 +32,18 @@ constexpr uint32_t kMaxConcurrentStreams = 65535;
 //    header names lowercase tokens, at most one of exact and prefix, neither with present: false
 //  - a route's cluster exists; cluster names unique, [a-z0-9_-]+; endpoints non-empty, no
 //    duplicates; connect_timeout, dns_refresh and idle_connection_timeout > 0
+//  - retry: `on` tokens known (retry_decision.h parseRetryOn), no duplicates; retriable_status
+//    items 100..599, non-empty when `on` lists retriable-status; max_retries <= 100;
+//    0 < backoff.base <= backoff.max; per_try_timeout <= the route's timeout when both are set;
+//    budget.ratio in [0, 1]
+//  - fallback: static status 100..599, header names lowercase tokens without duplicates, values
+//    without CR, LF or NUL, body at most 1MiB, body_file empty (the loader reads it into body);
+//    cluster names a defined cluster other than the route's; last_good ttl and max_bytes > 0
+//  - cluster limits: max_connections and max_requests >= 1
+//  - breaker: window size >= 1 call or >= 10ms; minimum_calls >= 1; failure_rate and
+//    slow_call.rate in (0, 1]; slow_call.duration, open_for > 0; half_open_calls >= 1;
+//    failure_on tokens known (FailurePolicy::isKnownToken), no duplicates
+//  - outlier: ejection_time > 0; max_ejection in [0, 1]
 std::optional<ConfigError> validate(const Config& config);
 
 } // namespace seawall::config

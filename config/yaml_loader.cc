@@ -19,31 +19,10 @@
 
 #include "config/units.h"
 #include "config/validate.h"
+#include "config/yaml_names.h"
 
 namespace seawall::config {
 namespace {
-
-template <typename E> struct EnumName {
-  std::string_view name;
-  E value;
-};
-
-constexpr std::array<EnumName<Protocol>, 2> kProtocols{
-    {{"http1", Protocol::Http1}, {"h2c", Protocol::H2c}}};
-constexpr std::array<EnumName<ClusterProtocol>, 2> kClusterProtocols{
-    {{"http1", ClusterProtocol::Http1}, {"h2", ClusterProtocol::H2}}};
-constexpr std::array<EnumName<LoadBalancing>, 2> kLoadBalancing{
-    {{"least_request", LoadBalancing::LeastRequest}, {"round_robin", LoadBalancing::RoundRobin}}};
-
-template <typename E, size_t N>
-std::string_view nameOf(const std::array<EnumName<E>, N>& table, E value) {
-  for (const auto& entry : table) {
-    if (entry.value == value) {
-      return entry.name;
-    }
-  }
-  return "?";
-}
 
 // Thrown only inside this file and caught by loadConfigString: it keeps each reader below a
 // straight line of "read this key, then that one".
@@ -183,6 +162,8 @@ private:
       parsed = parseDuration(text);
     } else if constexpr (std::is_same_v<T, HostPort>) {
       parsed = parseHostPort(text);
+    } else if constexpr (std::is_same_v<T, double>) {
+      parsed = parseRatio(text);
     } else {
       parsed = parseSize(text);
     }
@@ -198,6 +179,10 @@ private:
 
   size_t readSize(const Value& v) const {
     return readParsed<size_t>(v, "size", "use bytes or a unit: 512B, 64KiB, 1MiB, 2GiB");
+  }
+
+  double readRatio(const Value& v) const {
+    return readParsed<double>(v, "ratio", "use a number from 0 to 1 or a percentage: 0.5, 50%");
   }
 
   HostPort readAddress(const Value& v) const {
@@ -230,6 +215,12 @@ private:
       fail(v.mark, "invalid value '" + text + "' for " + v.label + " (use true or false)");
     }
     return text == "true";
+  }
+
+  std::vector<std::string> readStrings(const Value& v) {
+    std::vector<std::string> out;
+    readList(v, [&](const Value& item) { out.push_back(readString(item)); });
+    return out;
   }
 
   template <typename E, size_t N>
@@ -291,8 +282,9 @@ private:
 
   void readProtocols(const Value& v, Listener& listener) {
     listener.protocols.clear();
-    readList(v,
-             [&](const Value& item) { listener.protocols.push_back(readEnum(item, kProtocols)); });
+    readList(v, [&](const Value& item) {
+      listener.protocols.push_back(readEnum(item, kProtocolNames));
+    });
   }
 
   void readLimits(const Value& v, ListenerLimits& limits) {
@@ -310,8 +302,12 @@ private:
       route.mark = item.mark;
       readMap(item, "route",
               {{"match", [&](const Value& x) { readMatch(x, route.match); }},
-               {"cluster", [&](const Value& x) { route.cluster = readString(x); }}},
-              {"match", "cluster"}, {"timeout", "retry", "fallback", "async"});
+               {"cluster", [&](const Value& x) { route.cluster = readString(x); }},
+               {"timeout", [&](const Value& x) { route.timeout = readDuration(x); }},
+               {"idle_timeout", [&](const Value& x) { route.idle_timeout = readDuration(x); }},
+               {"retry", [&](const Value& x) { readRetry(x, route.retry.emplace()); }},
+               {"fallback", [&](const Value& x) { readFallback(x, route.fallback.emplace()); }}},
+              {"match", "cluster"}, {"async"});
     });
   }
 
@@ -358,101 +354,259 @@ private:
       readMap(
           item, "cluster",
           {{"name", [&](const Value& x) { cluster.name = readString(x); }},
-           {"protocol", [&](const Value& x) { cluster.protocol = readEnum(x, kClusterProtocols); }},
+           {"protocol",
+            [&](const Value& x) { cluster.protocol = readEnum(x, kClusterProtocolNames); }},
            {"endpoints",
             [&](const Value& x) {
               readList(x, [&](const Value& e) { cluster.endpoints.push_back(readAddress(e)); });
             }},
            {"connect_timeout", [&](const Value& x) { cluster.connect_timeout = readDuration(x); }},
            {"load_balancing",
-            [&](const Value& x) { cluster.load_balancing = readEnum(x, kLoadBalancing); }},
+            [&](const Value& x) { cluster.load_balancing = readEnum(x, kLoadBalancingNames); }},
            {"dns_refresh", [&](const Value& x) { cluster.dns_refresh = readDuration(x); }},
            {"max_idle_connections",
             [&](const Value& x) { cluster.max_idle_connections = readUnsigned<size_t>(x); }},
            {"idle_connection_timeout",
-            [&](const Value& x) { cluster.idle_connection_timeout = readDuration(x); }}},
-          {"name", "endpoints"}, {"limits", "breaker", "outlier"});
+            [&](const Value& x) { cluster.idle_connection_timeout = readDuration(x); }},
+           {"limits", [&](const Value& x) { readClusterLimits(x, cluster.limits); }},
+           {"breaker", [&](const Value& x) { readBreaker(x, cluster.breaker.emplace()); }},
+           {"outlier", [&](const Value& x) { readOutlier(x, cluster.outlier.emplace()); }}},
+          {"name", "endpoints"});
     });
+  }
+
+  void readRetry(const Value& v, RetryConfig& retry) {
+    retry.mark = v.mark;
+    readMap(
+        v, "retry",
+        {{"max_retries", [&](const Value& x) { retry.max_retries = readUnsigned<uint32_t>(x); }},
+         {"on", [&](const Value& x) { retry.on = readStrings(x); }},
+         {"retriable_status",
+          [&](const Value& x) {
+            readList(x, [&](const Value& s) {
+              retry.retriable_status.push_back(readUnsigned<uint16_t>(s));
+            });
+          }},
+         {"per_try_timeout", [&](const Value& x) { retry.per_try_timeout = readDuration(x); }},
+         {"backoff",
+          [&](const Value& x) {
+            readMap(x, "backoff",
+                    {{"base", [&](const Value& y) { retry.backoff.base = readDuration(y); }},
+                     {"max", [&](const Value& y) { retry.backoff.max = readDuration(y); }}});
+          }},
+         {"honor_retry_after", [&](const Value& x) { retry.honor_retry_after = readBool(x); }},
+         {"budget",
+          [&](const Value& x) {
+            readMap(x, "budget",
+                    {{"ratio", [&](const Value& y) { retry.budget.ratio = readRatio(y); }},
+                     {"min_per_second", [&](const Value& y) {
+                        retry.budget.min_per_second = readUnsigned<uint32_t>(y);
+                      }}});
+          }},
+         {"retry_non_idempotent",
+          [&](const Value& x) { retry.retry_non_idempotent = readBool(x); }},
+         {"retry_idempotency_key",
+          [&](const Value& x) { retry.retry_idempotency_key = readBool(x); }}});
+  }
+
+  // The keys that chose a kind, in file order: exactly one kind may be chosen.
+  struct KindKey {
+    FallbackConfig::Kind kind;
+    Value key;
+  };
+
+  void readFallback(const Value& v, FallbackConfig& fallback) {
+    using Kind = FallbackConfig::Kind;
+    fallback.mark = v.mark;
+    std::vector<KindKey> kinds;
+    const auto choose = [&](Kind kind, const Value& x) {
+      if (std::none_of(kinds.begin(), kinds.end(),
+                       [&](const KindKey& k) { return k.kind == kind; })) {
+        kinds.push_back(KindKey{kind, x});
+      }
+    };
+    std::optional<Value> body;
+    std::optional<Value> body_file;
+    readMap(v, "fallback",
+            {{"status",
+              [&](const Value& x) {
+                choose(Kind::Static, x);
+                fallback.status = readUnsigned<uint16_t>(x);
+              }},
+             {"headers",
+              [&](const Value& x) {
+                choose(Kind::Static, x);
+                readFallbackHeaders(x, fallback.headers);
+              }},
+             {"body",
+              [&](const Value& x) {
+                choose(Kind::Static, x);
+                fallback.body = readString(x);
+                body = x;
+              }},
+             {"body_file",
+              [&](const Value& x) {
+                choose(Kind::Static, x);
+                body_file = x;
+              }},
+             {"cluster",
+              [&](const Value& x) {
+                choose(Kind::Cluster, x);
+                fallback.cluster = readString(x);
+              }},
+             {"last_good",
+              [&](const Value& x) {
+                choose(Kind::LastGood, x);
+                readLastGood(x, fallback.last_good);
+              }},
+             {"on_upstream_5xx", [&](const Value& x) { fallback.on_upstream_5xx = readBool(x); }}});
+    if (kinds.empty()) {
+      fail(v.mark, "fallback needs one kind: a static response (status, headers, body or "
+                   "body_file), cluster or last_good");
+    }
+    if (kinds.size() > 1) {
+      fail(kinds[1].key.mark, "fallback takes exactly one kind: " + kinds[1].key.label +
+                                  " cannot be combined with " + kinds[0].key.label +
+                                  " (static response, cluster or last_good)");
+    }
+    fallback.kind = kinds[0].kind;
+    if (body && body_file) {
+      fail(body_file->mark, "fallback takes 'body' or 'body_file', not both");
+    }
+    if (body_file) {
+      fallback.body = readBodyFile(*body_file);
+    }
+  }
+
+  void readFallbackHeaders(const Value& v,
+                           std::vector<std::pair<std::string, std::string>>& headers) {
+    if (!v.node.IsMap()) {
+      fail(v.mark, "expected a map for " + v.label + ", got " + describe(v.node));
+    }
+    for (const auto& entry : v.node) {
+      const Mark key_mark = toMark(entry.first.Mark());
+      if (!entry.first.IsScalar()) {
+        fail(key_mark, "header names must be plain names in 'headers'");
+      }
+      std::string name = entry.first.Scalar();
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (std::any_of(headers.begin(), headers.end(),
+                      [&](const auto& h) { return h.first == name; })) {
+        fail(key_mark, "duplicate header '" + name + "' in 'headers'");
+      }
+      const YAML::Node& node = entry.second;
+      const Value value{node, toMark(node.IsNull() ? entry.first.Mark() : node.Mark()),
+                        v.path + "." + name, "header '" + name + "'"};
+      config_.marks[value.path] = value.mark;
+      headers.emplace_back(std::move(name), readString(value));
+    }
+  }
+
+  // The file's content; relative paths are relative to the config file's directory.
+  std::string readBodyFile(const Value& v) const {
+    const std::string text = readString(v);
+    if (text.empty()) {
+      fail(v.mark, "body_file must not be empty");
+    }
+    std::filesystem::path path(text);
+    if (path.is_relative()) {
+      path = std::filesystem::path(config_.source_path).parent_path() / path;
+    }
+    const std::string shown = "fallback body_file '" + path.string() + "'";
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      fail(v.mark, "cannot read " + shown + ": it is a directory");
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      const int err = errno;
+      fail(v.mark, "cannot read " + shown + ": " + std::generic_category().message(err));
+    }
+    std::string body(kMaxFallbackBodyBytes + 1, '\0');
+    in.read(body.data(), static_cast<std::streamsize>(body.size()));
+    if (in.bad()) {
+      fail(v.mark, "cannot read " + shown + ": read error");
+    }
+    body.resize(static_cast<size_t>(in.gcount()));
+    if (body.size() > kMaxFallbackBodyBytes) {
+      fail(v.mark, shown + " is larger than " + formatSize(kMaxFallbackBodyBytes));
+    }
+    return body;
+  }
+
+  void readLastGood(const Value& v, LastGoodConfig& last_good) {
+    readMap(v, "last_good",
+            {{"ttl", [&](const Value& x) { last_good.ttl = readDuration(x); }},
+             {"max_bytes", [&](const Value& x) { last_good.max_bytes = readSize(x); }}});
+  }
+
+  void readClusterLimits(const Value& v, ClusterLimits& limits) {
+    readMap(
+        v, "limits",
+        {{"max_connections",
+          [&](const Value& x) { limits.max_connections = readUnsigned<uint32_t>(x); }},
+         {"max_pending", [&](const Value& x) { limits.max_pending = readUnsigned<uint32_t>(x); }},
+         {"max_requests", [&](const Value& x) { limits.max_requests = readUnsigned<uint32_t>(x); }},
+         {"max_retries", [&](const Value& x) { limits.max_retries = readUnsigned<uint32_t>(x); }}});
+  }
+
+  void readBreaker(const Value& v, BreakerConfig& breaker) {
+    breaker.mark = v.mark;
+    readMap(v, "breaker",
+            {{"window", [&](const Value& x) { readWindow(x, breaker); }},
+             {"minimum_calls",
+              [&](const Value& x) { breaker.minimum_calls = readUnsigned<uint64_t>(x); }},
+             {"failure_rate", [&](const Value& x) { breaker.failure_rate = readRatio(x); }},
+             {"slow_call",
+              [&](const Value& x) {
+                readMap(x, "slow_call",
+                        {{"duration",
+                          [&](const Value& y) { breaker.slow_call_duration = readDuration(y); }},
+                         {"rate", [&](const Value& y) { breaker.slow_call_rate = readRatio(y); }}});
+              }},
+             {"open_for", [&](const Value& x) { breaker.open_for = readDuration(x); }},
+             {"half_open_calls",
+              [&](const Value& x) { breaker.half_open_calls = readUnsigned<uint32_t>(x); }},
+             {"failure_on", [&](const Value& x) { breaker.failure_on = readStrings(x); }},
+             {"open_on_retry_after",
+              [&](const Value& x) { breaker.open_on_retry_after = readBool(x); }},
+             {"mode", [&](const Value& x) { breaker.mode = readEnum(x, kBreakerModeNames); }}});
+  }
+
+  // `size` is a number of calls or a duration depending on `type`, which may come after it.
+  void readWindow(const Value& v, BreakerConfig& breaker) {
+    std::optional<Value> size;
+    readMap(v, "window",
+            {{"type", [&](const Value& x) { breaker.window_type = readEnum(x, kWindowTypeNames); }},
+             {"size", [&](const Value& x) { size = x; }}});
+    if (!size) {
+      return;
+    }
+    if (breaker.window_type == BreakerConfig::WindowType::Time) {
+      breaker.window_time = readDuration(*size);
+      return;
+    }
+    const std::string text = readString(*size);
+    if (text.empty() ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      fail(size->mark, "invalid window size '" + text +
+                           "' for a count window (use a number of calls, or type: time with a "
+                           "duration)");
+    }
+    breaker.window_calls = readUnsigned<uint64_t>(*size);
+  }
+
+  void readOutlier(const Value& v, OutlierConfig& outlier) {
+    readMap(v, "outlier",
+            {{"consecutive_failures",
+              [&](const Value& x) { outlier.consecutive_failures = readUnsigned<uint32_t>(x); }},
+             {"ejection_time", [&](const Value& x) { outlier.ejection_time = readDuration(x); }},
+             {"max_ejection", [&](const Value& x) { outlier.max_ejection = readRatio(x); }}});
   }
 
   Config config_;
 };
-
-// ---- dumpConfig ----
-
-void emitMatch(YAML::Emitter& out, const RouteMatch& match) {
-  out << YAML::Key << "match" << YAML::Value << YAML::BeginMap;
-  if (match.prefix) {
-    out << YAML::Key << "prefix" << YAML::Value << *match.prefix;
-  }
-  if (match.path) {
-    out << YAML::Key << "path" << YAML::Value << *match.path;
-  }
-  if (!match.methods.empty()) {
-    out << YAML::Key << "methods" << YAML::Value << YAML::Flow << match.methods;
-  }
-  if (!match.headers.empty()) {
-    out << YAML::Key << "headers" << YAML::Value << YAML::BeginSeq;
-    for (const HeaderMatch& header : match.headers) {
-      out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << header.name;
-      if (header.exact) {
-        out << YAML::Key << "exact" << YAML::Value << YAML::DoubleQuoted << *header.exact;
-      } else if (header.prefix) {
-        out << YAML::Key << "prefix" << YAML::Value << YAML::DoubleQuoted << *header.prefix;
-      } else {
-        out << YAML::Key << "present" << YAML::Value << (header.present ? "true" : "false");
-      }
-      out << YAML::EndMap;
-    }
-    out << YAML::EndSeq;
-  }
-  out << YAML::EndMap;
-}
-
-void emitListener(YAML::Emitter& out, const Listener& listener) {
-  out << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << listener.name;
-  out << YAML::Key << "address" << YAML::Value << listener.address.toString();
-  out << YAML::Key << "protocols" << YAML::Value << YAML::Flow << YAML::BeginSeq;
-  for (Protocol protocol : listener.protocols) {
-    out << std::string(nameOf(kProtocols, protocol));
-  }
-  out << YAML::EndSeq;
-  const ListenerLimits& limits = listener.limits;
-  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "max_header_bytes" << YAML::Value << formatSize(limits.max_header_bytes);
-  out << YAML::Key << "max_concurrent_streams" << YAML::Value << limits.max_concurrent_streams;
-  out << YAML::Key << "idle_timeout" << YAML::Value << formatDuration(limits.idle_timeout);
-  out << YAML::Key << "request_buffer" << YAML::Value << formatSize(limits.request_buffer);
-  out << YAML::EndMap;
-  out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
-  for (const Route& route : listener.routes) {
-    out << YAML::BeginMap;
-    emitMatch(out, route.match);
-    out << YAML::Key << "cluster" << YAML::Value << route.cluster << YAML::EndMap;
-  }
-  out << YAML::EndSeq << YAML::EndMap;
-}
-
-void emitCluster(YAML::Emitter& out, const Cluster& cluster) {
-  out << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << cluster.name;
-  out << YAML::Key << "protocol" << YAML::Value
-      << std::string(nameOf(kClusterProtocols, cluster.protocol));
-  out << YAML::Key << "endpoints" << YAML::Value << YAML::Flow << YAML::BeginSeq;
-  for (const HostPort& endpoint : cluster.endpoints) {
-    out << endpoint.toString();
-  }
-  out << YAML::EndSeq;
-  out << YAML::Key << "connect_timeout" << YAML::Value << formatDuration(cluster.connect_timeout);
-  out << YAML::Key << "load_balancing" << YAML::Value
-      << std::string(nameOf(kLoadBalancing, cluster.load_balancing));
-  out << YAML::Key << "dns_refresh" << YAML::Value << formatDuration(cluster.dns_refresh);
-  out << YAML::Key << "max_idle_connections" << YAML::Value << cluster.max_idle_connections;
-  out << YAML::Key << "idle_connection_timeout" << YAML::Value
-      << formatDuration(cluster.idle_connection_timeout);
-  out << YAML::EndMap;
-}
 
 } // namespace
 
@@ -497,35 +651,6 @@ std::variant<Config, ConfigError> loadConfigFile(const std::string& path) {
     return ConfigError{path, 0, 0, "cannot read config file: read error"};
   }
   return loadConfigString(text.str(), path);
-}
-
-std::string dumpConfig(const Config& config) {
-  YAML::Emitter out;
-  out << YAML::BeginMap;
-  out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap << YAML::Key << "address"
-      << YAML::Value << config.admin.address.toString() << YAML::EndMap;
-  out << YAML::Key << "workers" << YAML::Value;
-  if (config.workers == 0) {
-    out << "auto";
-  } else {
-    out << config.workers;
-  }
-  out << YAML::Key << "drain_timeout" << YAML::Value << formatDuration(config.drain_timeout);
-  if (!config.access_log.path.empty()) {
-    out << YAML::Key << "access_log" << YAML::Value << YAML::BeginMap << YAML::Key << "path"
-        << YAML::Value << config.access_log.path << YAML::EndMap;
-  }
-  out << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
-  for (const Listener& listener : config.listeners) {
-    emitListener(out, listener);
-  }
-  out << YAML::EndSeq;
-  out << YAML::Key << "clusters" << YAML::Value << YAML::BeginSeq;
-  for (const Cluster& cluster : config.clusters) {
-    emitCluster(out, cluster);
-  }
-  out << YAML::EndSeq << YAML::EndMap;
-  return std::string(out.c_str()) + "\n";
 }
 
 } // namespace seawall::config

@@ -52,10 +52,12 @@ bool Server::start(std::string& error) {
       return false;
     }
   }
+  runtime_ = std::make_unique<Runtime>(*config_);
   unsigned n =
       config_->workers != 0 ? config_->workers : std::max(1U, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
-    auto worker = std::make_unique<Worker>(i, config_, metrics_.addWorker(), access_log_.get());
+    auto worker =
+        std::make_unique<Worker>(i, config_, metrics_.addWorker(), access_log_.get(), *runtime_);
     if (!worker->bindListeners(error)) {
       return false;
     }
@@ -67,6 +69,8 @@ bool Server::start(std::string& error) {
   sources.config_yaml = [this] { return config::dumpConfig(*config_); };
   sources.clusters_json = [this] { return clustersJson(); };
   sources.metrics = &metrics_;
+  sources.cluster_runtimes = [this] { return runtime_->clusters(); };
+  metrics_.setClusterRuntimes([this] { return runtime_->clusters(); });
   admin_handler_ = std::make_unique<admin::AdminHandler>(std::move(sources));
   admin_server_ = std::make_unique<admin::AdminServer>(*dispatcher_, *admin_handler_);
   if (!admin_server_->listen(config_->admin.address, error)) {

@@ -14,6 +14,7 @@
 #include "proxy/admin/admin_server.h"
 #include "proxy/common/dispatcher.h"
 #include "proxy/common/event_ptr.h"
+#include "proxy/runtime.h"
 #include "proxy/stats/metrics.h"
 #include "proxy/upstream/cluster.h"
 #include "proxy/worker.h"
@@ -58,6 +59,7 @@ private:
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<WorkerMailbox> mailbox_; // workers report back through it
   stats::Metrics metrics_;
+  std::unique_ptr<Runtime> runtime_; // before the workers: they hold references into it
   std::unique_ptr<AccessLog> access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminHandler> admin_handler_;

@@ -7,6 +7,7 @@
 
 #include "proxy/access_log.h"
 #include "proxy/router.h"
+#include "proxy/runtime.h"
 #include "proxy/stats/worker_stats.h"
 #include "proxy/upstream/cluster.h"
 #include "proxy/worker.h"
@@ -67,9 +68,18 @@ std::string_view viaVersion(int version) {
 Stream::Stream(Worker& worker, ListenerContext& listener, ServerStream& downstream,
                std::shared_ptr<const config::Config> snapshot)
     : worker_(worker), listener_(listener), snapshot_(std::move(snapshot)),
-      downstream_(&downstream), start_(std::chrono::steady_clock::now()),
-      connection_id_(static_cast<uint32_t>(downstream.connectionId())),
-      stream_id_(downstream.streamId()) {}
+      downstream_(&downstream), connection_id_(static_cast<uint32_t>(downstream.connectionId())),
+      stream_id_(downstream.streamId()) {
+  info_.start = std::chrono::steady_clock::now();
+  info_.listener = &listener_.config;
+  info_.request = &request_;
+}
+
+Stream::~Stream() {
+  // Filters release their slots in their destructors and may read the stream while doing so:
+  // they go first, while every other member is still alive.
+  chain_.reset();
+}
 
 std::string Stream::logPrefix() const {
   char buf[48];
@@ -77,26 +87,68 @@ std::string Stream::logPrefix() const {
   return buf;
 }
 
+std::unique_ptr<Timer> Stream::createTimer(std::function<void()> on_fire) {
+  return worker_.dispatcher().createTimer(std::move(on_fire));
+}
+
+std::chrono::steady_clock::time_point Stream::now() const { return worker_.dispatcher().now(); }
+
+Random& Stream::random() { return worker_.random(); }
+
+stats::ClusterStats* Stream::clusterStats(const std::string& cluster) {
+  WorkerCluster* c = worker_.cluster(cluster);
+  return c != nullptr ? &c->stats() : nullptr;
+}
+
 void Stream::onRequestHeaders(RequestHead&& head, bool end_stream) {
   request_ = std::move(head);
-  request_complete_ = end_stream;
-  grpc_ = isGrpcRequest(request_);
+  info_.request_complete = end_stream;
+  info_.grpc = isGrpcRequest(request_);
   route_ = matchRoute(listener_.config.routes, request_);
   if (route_ == nullptr) {
-    sendLocalReply({404, "no-route", "no route for " + request_.method + " " + request_.path});
+    LocalReply reply{404, "no-route", "no route for " + request_.method + " " + request_.path, {}};
+    replyFrom(0, reply);
     return;
   }
+  info_.route = route_;
   cluster_ = worker_.cluster(route_->cluster);
-  ConnectionPool* pool = cluster_ != nullptr ? cluster_->pick() : nullptr;
-  if (pool == nullptr) {
-    sendLocalReply({503, "no-healthy-upstream",
-                    "no healthy upstream endpoint in cluster '" + route_->cluster + "'"});
+  info_.cluster = cluster_ != nullptr ? &cluster_->config() : nullptr;
+  info_.cluster_runtime = cluster_ != nullptr ? cluster_->runtime() : nullptr;
+  // The body is kept for replays only where a replay can happen.
+  info_.body_kept =
+      route_->retry.has_value() ||
+      (route_->fallback && route_->fallback->kind == config::FallbackConfig::Kind::Cluster);
+  rewriteRequestHeaders();
+  RouteRuntime* route_runtime = worker_.routeRuntime(route_);
+  info_.route_runtime = route_runtime;
+  if (route_runtime != nullptr && !route_runtime->factories.empty()) {
+    chain_ = std::make_unique<FilterChain>(*this, route_runtime->factories);
+  }
+  runRequestHeaders(0);
+}
+
+void Stream::runRequestHeaders(size_t from) {
+  if (chain_) {
+    size_t stopped_at = 0;
+    FilterChain::Result r =
+        chain_->requestHeaders(from, request_, info_.request_complete, stopped_at);
+    if (r == FilterChain::Result::Interrupted) {
+      return;
+    }
+    if (r == FilterChain::Result::Stopped) {
+      request_paused_ = true;
+      return;
+    }
+  }
+  request_paused_ = false;
+  startAttempt();
+}
+
+void Stream::resumeRequestFrom(size_t index) {
+  if (!request_paused_ || finished_ || downstream_ == nullptr) {
     return;
   }
-  rewriteRequestHeaders();
-  pool_ = pool;
-  waiting_for_pool_ = true;
-  pool->newStream(*this);
+  runRequestHeaders(index + 1);
 }
 
 void Stream::rewriteRequestHeaders() {
@@ -154,18 +206,37 @@ void Stream::rewriteResponseHeaders(ResponseHead& head) const {
 
 void Stream::onRequestData(evbuffer* data, bool end_stream) {
   bytes_in_ += evbuffer_get_length(data);
-  request_complete_ = end_stream;
-  if (upstream_ != nullptr) {
+  info_.request_complete = end_stream;
+  if (chain_) {
+    chain_->requestData(data, end_stream);
+  }
+  keepOrForwardBody(data, end_stream);
+}
+
+void Stream::keepOrForwardBody(evbuffer* data, bool end_stream) {
+  const size_t limit = listener_.config.limits.request_buffer;
+  if (!body_) {
+    body_ = makeEvBuffer();
+  }
+  const bool live = upstream_ != nullptr && attempt_request_sent_;
+  if (info_.body_kept && evbuffer_get_length(body_.get()) + evbuffer_get_length(data) > limit) {
+    // Too large to replay: from now on it streams, and this request is not retried.
+    info_.body_kept = false;
+    if (live) {
+      evbuffer_drain(body_.get(), evbuffer_get_length(body_.get())); // already sent
+    }
+  }
+  if (live) {
+    if (info_.body_kept) {
+      copyEvBuffer(body_.get(), data);
+    }
     forwardRequestBody(data, end_stream);
     return;
   }
-  if (!pending_body_) {
-    pending_body_ = makeEvBuffer();
-  }
-  evbuffer_add_buffer(pending_body_.get(), data);
-  // Until an upstream stream is ready, keep at most request_buffer bytes, then push back.
+  evbuffer_add_buffer(body_.get(), data);
+  // Until an upstream stream is ready, hold at most request_buffer bytes, then push back.
   if (downstream_ != nullptr && !downstream_read_disabled_ &&
-      evbuffer_get_length(pending_body_.get()) > listener_.config.limits.request_buffer) {
+      evbuffer_get_length(body_.get()) > limit) {
     downstream_read_disabled_ = true;
     downstream_->readDisable(true);
   }
@@ -181,11 +252,13 @@ void Stream::forwardRequestBody(evbuffer* data, bool end_stream) {
 }
 
 void Stream::onRequestTrailers(HeaderMap&& trailers) {
-  request_complete_ = true;
-  if (upstream_ != nullptr) {
-    upstream_->sendTrailers(std::move(trailers));
-  } else {
-    pending_trailers_ = std::move(trailers);
+  info_.request_complete = true;
+  if (chain_) {
+    chain_->requestTrailers(trailers);
+  }
+  trailers_ = std::move(trailers);
+  if (upstream_ != nullptr && attempt_request_sent_) {
+    upstream_->sendTrailers(HeaderMap(*trailers_));
   }
 }
 
@@ -196,99 +269,6 @@ void Stream::onUpstreamWritable() {
   }
 }
 
-void Stream::onPoolReady(ClientStream& stream, const std::string& endpoint) {
-  waiting_for_pool_ = false;
-  upstream_ = &stream;
-  endpoint_ = endpoint;
-  bool has_body = pending_body_ && evbuffer_get_length(pending_body_.get()) > 0;
-  bool headers_only = request_complete_ && !has_body && !pending_trailers_;
-  upstream_->sendHeaders(request_, headers_only);
-  if (upstream_ != nullptr && has_body) {
-    upstream_->sendData(pending_body_.get(), request_complete_ && !pending_trailers_);
-  } else if (upstream_ != nullptr && request_complete_ && !headers_only && !pending_trailers_) {
-    // The request ended with an empty final DATA frame that arrived before the pool answered.
-    EvBufferPtr empty = makeEvBuffer();
-    upstream_->sendData(empty.get(), true);
-  }
-  if (upstream_ != nullptr && pending_trailers_) {
-    upstream_->sendTrailers(std::move(*pending_trailers_));
-    pending_trailers_.reset();
-  }
-  pending_body_.reset();
-  if (upstream_ != nullptr && !upstream_->writeBlocked()) {
-    onUpstreamWritable();
-  }
-}
-
-void Stream::onPoolFailure(UpstreamFailure why) {
-  waiting_for_pool_ = false;
-  pool_ = nullptr; // the pool already released our slot
-  if (cluster_ != nullptr) {
-    cluster_->stats().upstreamFailure(toString(why));
-  }
-  if (why == UpstreamFailure::ConnectFailure) {
-    sendLocalReply({503, "upstream-connect-failure",
-                    "upstream connect failure (cluster '" + route_->cluster + "')"});
-  } else {
-    sendLocalReply({503, std::string("upstream-") + toString(why),
-                    std::string("upstream unavailable: ") + toString(why)});
-  }
-  maybeFinish();
-}
-
-void Stream::onResponseHeaders(ResponseHead&& head, bool end_stream) {
-  status_ = head.status;
-  if (end_stream) {
-    upstreamDone();
-  }
-  if (downstream_ == nullptr) {
-    maybeFinish();
-    return;
-  }
-  rewriteResponseHeaders(head);
-  response_started_ = true;
-  ServerStream* ds = downstream_;
-  if (end_stream) {
-    downstreamDone();
-  }
-  ds->sendHeaders(std::move(head), end_stream);
-  maybeFinish();
-}
-
-void Stream::onResponseData(evbuffer* data, bool end_stream) {
-  bytes_out_ += evbuffer_get_length(data);
-  if (end_stream) {
-    upstreamDone();
-  }
-  if (downstream_ == nullptr) {
-    evbuffer_drain(data, evbuffer_get_length(data));
-    maybeFinish();
-    return;
-  }
-  ServerStream* ds = downstream_;
-  if (end_stream) {
-    downstreamDone();
-  }
-  ds->sendData(data, end_stream);
-  if (!end_stream && upstream_ != nullptr && !upstream_read_disabled_ && ds->writeBlocked()) {
-    upstream_read_disabled_ = true;
-    upstream_->readDisable(true);
-  }
-  maybeFinish();
-}
-
-void Stream::onResponseTrailers(HeaderMap&& trailers) {
-  upstreamDone();
-  if (downstream_ == nullptr) {
-    maybeFinish();
-    return;
-  }
-  ServerStream* ds = downstream_;
-  downstreamDone();
-  ds->sendTrailers(std::move(trailers));
-  maybeFinish();
-}
-
 void Stream::onDownstreamWritable() {
   if (upstream_read_disabled_ && upstream_ != nullptr) {
     upstream_read_disabled_ = false;
@@ -296,100 +276,165 @@ void Stream::onDownstreamWritable() {
   }
 }
 
-void Stream::onUpstreamReset(UpstreamFailure why) {
-  upstreamDone();
-  if (cluster_ != nullptr) {
-    cluster_->stats().upstreamFailure(toString(why));
+void Stream::onDownstreamReset() {
+  downstream_ = nullptr;
+  if (status_ == 0 || !info_.response_started) {
+    reason_ = reason_.empty() ? "downstream-reset" : reason_;
+  }
+  abortAttempt(AttemptFailure::Cancelled);
+  if (backoff_pending_) {
+    backoff_pending_ = false;
+    backoff_timer_->disable();
+  }
+  maybeFinish();
+}
+
+namespace {
+AttemptFailure failureOfReason(std::string_view reason) {
+  return reason.starts_with("timeout") ? AttemptFailure::Timeout : AttemptFailure::Cancelled;
+}
+} // namespace
+
+void Stream::replyFrom(size_t index, const LocalReply& reply) {
+  reason_ = reply.reason;
+  abortAttempt(failureOfReason(reply.reason));
+  if (backoff_pending_) {
+    backoff_pending_ = false;
+    backoff_timer_->disable();
   }
   if (downstream_ == nullptr) {
     maybeFinish();
     return;
   }
-  if (!response_started_) {
-    switch (why) {
-    case UpstreamFailure::ConnectFailure:
-      sendLocalReply({503, "upstream-connect-failure", "upstream connect failure"});
-      break;
-    case UpstreamFailure::RefusedStream:
-      sendLocalReply({503, "upstream-refused-stream", "upstream refused the stream"});
-      break;
-    case UpstreamFailure::ProtocolError:
-      sendLocalReply({502, "upstream-protocol-error", "upstream sent an invalid response"});
-      break;
-    default:
-      sendLocalReply({502, "upstream-reset", "upstream reset the connection before responding"});
-      break;
-    }
-  } else {
-    // Bytes already went downstream: the only honest signal left is to abort the stream.
-    reason_ = "upstream-reset-mid-response";
-    ServerStream* ds = downstream_;
-    downstreamDone();
-    ds->reset();
-  }
-  maybeFinish();
-}
-
-void Stream::onDownstreamReset() {
-  downstream_ = nullptr;
-  if (status_ == 0 || !response_started_) {
-    reason_ = reason_.empty() ? "downstream-reset" : reason_;
-  }
-  if (waiting_for_pool_ && pool_ != nullptr) {
-    pool_->cancel(*this);
-    waiting_for_pool_ = false;
-    pool_ = nullptr;
-  }
-  if (upstream_ != nullptr) {
-    ClientStream* us = upstream_;
-    upstreamDone();
-    us->reset();
-  }
-  maybeFinish();
-}
-
-void Stream::sendLocalReply(const LocalReply& reply) {
-  reason_ = reply.reason;
-  status_ = grpc_ ? 200 : reply.status;
-  if (downstream_ == nullptr) {
+  if (info_.response_started) {
+    resetDownstream(reply.reason);
     maybeFinish();
     return;
   }
   std::string body;
-  ResponseHead head = buildLocalReply(reply, grpc_, body);
-  response_started_ = true;
-  ServerStream* ds = downstream_;
-  downstreamDone();
-  if (body.empty()) {
-    ds->sendHeaders(std::move(head), true);
-  } else {
-    ds->sendHeaders(std::move(head), false);
+  ResponseHead head = buildLocalReply(reply, info_.grpc, body);
+  info_.local_reason = reply.reason;
+  sendLocalResponse(index, std::move(head), std::move(body), ResponseSource::Filter);
+}
+
+void Stream::respondFrom(size_t index, ResponseHead head, std::string body) {
+  abortAttempt(AttemptFailure::Cancelled);
+  if (backoff_pending_) {
+    backoff_pending_ = false;
+    backoff_timer_->disable();
+  }
+  if (downstream_ == nullptr) {
+    maybeFinish();
+    return;
+  }
+  if (info_.response_started) {
+    resetDownstream("fallback-after-response-started");
+    maybeFinish();
+    return;
+  }
+  info_.local_reason.clear();
+  sendLocalResponse(index, std::move(head), std::move(body), ResponseSource::Fallback);
+}
+
+void Stream::resetStream(std::string_view reason) {
+  abortAttempt(failureOfReason(reason));
+  if (backoff_pending_) {
+    backoff_pending_ = false;
+    backoff_timer_->disable();
+  }
+  resetDownstream(reason);
+  maybeFinish();
+}
+
+void Stream::sendLocalResponse(size_t from, ResponseHead head, std::string body,
+                               ResponseSource source) {
+  info_.response_source = source;
+  response_from_ = from;
+  const bool end = body.empty();
+  if (!end && !head.headers.has("content-length")) {
+    head.headers.add("content-length", std::to_string(body.size()));
+  }
+  if (chain_ && from > 0) {
+    if (chain_->responseHeaders(from, head, end) != FilterChain::Result::Done) {
+      maybeFinish();
+      return;
+    }
+  }
+  sendDownstreamHeaders(std::move(head), end);
+  if (!end && downstream_ != nullptr) {
     EvBufferPtr buf = makeEvBuffer();
     evbuffer_add(buf.get(), body.data(), body.size());
     bytes_out_ += body.size();
-    ds->sendData(buf.get(), true);
+    if (chain_ && from > 0) {
+      chain_->responseData(from, buf.get(), true);
+    }
+    sendDownstreamData(buf.get(), true);
   }
   maybeFinish();
 }
 
-void Stream::upstreamDone() {
-  if (upstream_ != nullptr && pool_ != nullptr) {
-    pool_->onStreamDone();
+void Stream::sendDownstreamHeaders(ResponseHead&& head, bool end_stream) {
+  info_.response_started = true;
+  status_ = head.status;
+  ServerStream* ds = downstream_;
+  if (end_stream) {
+    response_complete_ = true;
+    downstreamDone();
   }
-  upstream_ = nullptr;
+  ds->sendHeaders(std::move(head), end_stream);
+}
+
+void Stream::sendDownstreamData(evbuffer* data, bool end_stream) {
+  ServerStream* ds = downstream_;
+  if (end_stream) {
+    response_complete_ = true;
+    downstreamDone();
+  }
+  ds->sendData(data, end_stream);
+  if (!end_stream && upstream_ != nullptr && !upstream_read_disabled_ && ds->writeBlocked()) {
+    upstream_read_disabled_ = true;
+    upstream_->readDisable(true);
+  }
+}
+
+void Stream::sendDownstreamTrailers(HeaderMap&& trailers) {
+  ServerStream* ds = downstream_;
+  response_complete_ = true;
+  downstreamDone();
+  ds->sendTrailers(std::move(trailers));
+}
+
+void Stream::resetDownstream(std::string_view reason) {
+  if (downstream_ == nullptr) {
+    return;
+  }
+  reason_ = reason;
+  ServerStream* ds = downstream_;
+  downstreamDone();
+  ds->reset();
 }
 
 void Stream::downstreamDone() { downstream_ = nullptr; }
 
 void Stream::maybeFinish() {
-  if (finished_ || downstream_ != nullptr || upstream_ != nullptr || waiting_for_pool_) {
+  if (finished_ || downstream_ != nullptr || upstream_ != nullptr || waiting_for_pool_ ||
+      backoff_pending_) {
     return;
   }
   finished_ = true;
-  auto elapsed = std::chrono::steady_clock::now() - start_;
+  if (attempt_active_) {
+    abortAttempt(AttemptFailure::Cancelled);
+  }
+  if (per_try_timer_) {
+    per_try_timer_->disable();
+  }
+  auto elapsed = std::chrono::steady_clock::now() - info_.start;
   int code = status_ != 0 ? status_ : 499; // 499: the client went away before any response
   stats::RequestStats& request_stats = worker_.requestStats(listener_, route_);
   request_stats.record(code, std::chrono::duration<double>(elapsed).count());
+  if (chain_) {
+    chain_->streamDone(info_);
+  }
   if (worker_.accessLog() != nullptr) {
     writeAccessLog(elapsed);
   }
@@ -412,6 +457,12 @@ void Stream::writeAccessLog(std::chrono::steady_clock::duration elapsed) {
   e.bytes_in = bytes_in_;
   e.bytes_out = bytes_out_;
   e.flags = reason_;
+  std::string flags;
+  if (!info_.fallback.empty()) {
+    flags =
+        reason_.empty() ? "fallback-" + info_.fallback : reason_ + ",fallback-" + info_.fallback;
+    e.flags = flags;
+  }
   worker_.accessLog()->write(e);
 }
 

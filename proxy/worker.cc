@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "proxy/downstream_connection.h"
+#include "proxy/runtime.h"
 #include "proxy/stats/worker_stats.h"
 #include "proxy/stream.h"
 
@@ -35,8 +36,9 @@ std::string peerString(const sockaddr* addr) {
 } // namespace
 
 Worker::Worker(unsigned index, std::shared_ptr<const config::Config> snapshot,
-               stats::WorkerStats& stats, AccessLog* access_log)
-    : index_(index), snapshot_(std::move(snapshot)), stats_(stats), access_log_(access_log) {
+               stats::WorkerStats& stats, AccessLog* access_log, Runtime& runtime)
+    : index_(index), snapshot_(std::move(snapshot)), stats_(stats), access_log_(access_log),
+      runtime_(runtime) {
   event_config* cfg = event_config_new();
   event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
   base_.reset(event_base_new_with_config(cfg));
@@ -44,7 +46,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> snapshot,
   dispatcher_ = std::make_unique<Dispatcher>(base_.get());
   mailbox_ = std::make_unique<WorkerMailbox>(base_.get());
   for (const auto& cluster : snapshot_->clusters) {
-    auto wc = std::make_unique<WorkerCluster>(*dispatcher_, cluster, stats_.cluster(cluster.name));
+    auto wc = std::make_unique<WorkerCluster>(*dispatcher_, cluster, stats_.cluster(cluster.name),
+                                              runtime_.cluster(cluster.name));
     std::vector<ResolvedEndpoint> literal;
     for (const auto& ep : cluster.endpoints) {
       ResolvedEndpoint r;
@@ -56,6 +59,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> snapshot,
     clusters_.emplace(cluster.name, std::move(wc));
   }
 }
+
+RouteRuntime* Worker::routeRuntime(const config::Route* route) { return runtime_.route(route); }
 
 Worker::~Worker() {
   join();

@@ -18,6 +18,7 @@
 #include "proxy/codec/codec.h"
 #include "proxy/common/dispatcher.h"
 #include "proxy/common/event_ptr.h"
+#include "proxy/common/random.h"
 #include "proxy/upstream/cluster.h"
 #include "proxy/worker_mailbox.h"
 
@@ -30,6 +31,8 @@ class RequestStats;
 } // namespace stats
 class AccessLog;
 class DownstreamConnection;
+class Runtime;
+struct RouteRuntime;
 class Stream;
 class Worker;
 
@@ -47,8 +50,9 @@ struct ListenerContext {
 
 class Worker {
 public:
+  // `runtime` (shared per-cluster and per-route state) outlives the worker.
   Worker(unsigned index, std::shared_ptr<const config::Config> snapshot, stats::WorkerStats& stats,
-         AccessLog* access_log);
+         AccessLog* access_log, Runtime& runtime);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   Worker(Worker&&) = delete;
@@ -69,6 +73,8 @@ public:
   stats::WorkerStats& stats() { return stats_; }
   AccessLog* accessLog() { return access_log_; }
   WorkerCluster* cluster(const std::string& name);
+  RouteRuntime* routeRuntime(const config::Route* route);
+  Random& random() { return random_; }
   void setEndpoints(const std::string& cluster, const std::vector<ResolvedEndpoint>& endpoints);
   ServerStreamCallbacks& createStream(ListenerContext& listener, ServerStream& downstream);
   void streamDone(Stream& stream);
@@ -91,6 +97,8 @@ private:
   std::shared_ptr<const config::Config> snapshot_;
   stats::WorkerStats& stats_;
   AccessLog* access_log_;
+  Runtime& runtime_;
+  RealRandom random_;
   EventBasePtr base_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<WorkerMailbox> mailbox_;

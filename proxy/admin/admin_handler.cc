@@ -1,14 +1,23 @@
 #include "proxy/admin/admin_handler.h"
 
+#include <algorithm>
 #include <array>
+#include <charconv>
+#include <optional>
 
 #include "proxy/stats/metrics.h"
+#include "proxy/upstream/cluster_runtime.h"
 
 namespace seawall::proxy::admin {
 namespace {
 
+namespace cb = filters::circuit_breaker;
+
 constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr std::string_view kJsonType = "application/json";
 constexpr size_t kMaxEchoedPath = 200;
+constexpr std::string_view kBreakerPrefix = "/breakers/";
+constexpr std::string_view kValidStates = "normal, forced_open, disabled, metrics_only, reset";
 
 struct Endpoint {
   std::string_view path;
@@ -22,7 +31,7 @@ constexpr std::array<Endpoint, 7> kEndpoints = {{
     {"/metrics", "Prometheus metrics (text format 0.0.4)"},
     {"/config", "the running configuration (YAML)"},
     {"/clusters", "clusters, endpoints and their health (JSON)"},
-    {"/breakers", "circuit breaker states (JSON)"},
+    {"/breakers", "circuit breaker states and limits (JSON); POST /breakers/<cluster>?state=..."},
 }};
 
 bool isKnownPath(std::string_view path) {
@@ -58,6 +67,135 @@ AdminResponse fromSource(const std::function<std::string()>& source, std::string
   return r;
 }
 
+// The query string of an origin-form target ("" when it has none).
+std::string_view queryOf(std::string_view target) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) {
+    return {};
+  }
+  const std::string_view rest = target.substr(q + 1);
+  return rest.substr(0, rest.find('#'));
+}
+
+// The value of the first `name=value` pair of `query`; nullopt when absent.
+std::optional<std::string_view> queryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view stateName(cb::State s) {
+  constexpr std::array<std::string_view, ClusterRuntime::kStateCount> kNames = {
+      "closed", "open", "half_open", "forced_open", "disabled"};
+  return kNames[static_cast<size_t>(s)];
+}
+
+std::string_view modeName(cb::Mode m) {
+  constexpr std::array<std::string_view, 4> kNames = {"normal", "forced_open", "disabled",
+                                                      "metrics_only"};
+  return kNames[static_cast<size_t>(m)];
+}
+
+// What POST /breakers/<cluster>?state= asks for: a mode, a reset, or nothing valid.
+struct BreakerAction {
+  enum class Kind { Invalid, Reset, SetMode };
+  Kind kind = Kind::Invalid;
+  cb::Mode mode = cb::Mode::Normal;
+};
+
+BreakerAction parseAction(std::string_view state) {
+  if (state == "reset") {
+    return {BreakerAction::Kind::Reset, cb::Mode::Normal};
+  }
+  for (size_t i = 0; i < 4; ++i) {
+    if (modeName(static_cast<cb::Mode>(i)) == state) {
+      return {BreakerAction::Kind::SetMode, static_cast<cb::Mode>(i)};
+    }
+  }
+  return {};
+}
+
+void appendJsonString(std::string& out, std::string_view s) {
+  constexpr std::string_view kHex = "0123456789abcdef";
+  out += '"';
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out.append("\\u00").append(1, kHex[u >> 4]).append(1, kHex[u & 0xf]);
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+void appendNumber(std::string& out, double value) {
+  std::array<char, 32> buf{};
+  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value);
+  out.append(buf.data(), ec == std::errc() ? end : buf.data());
+}
+
+void appendLimits(std::string& out, ClusterRuntime& rt) {
+  const std::array<std::pair<std::string_view, const Resource*>, 4> resources = {{
+      {"connections", &rt.connections()},
+      {"pending", &rt.pending()},
+      {"requests", &rt.requests()},
+      {"retries", &rt.retries()},
+  }};
+  out += "\"limits\":{";
+  for (size_t i = 0; i < resources.size(); ++i) {
+    out.append(i == 0 ? "\"" : ",\"").append(resources[i].first).append("\":{\"active\":");
+    out.append(std::to_string(resources[i].second->count())).append(",\"max\":");
+    out.append(std::to_string(resources[i].second->max())).append("}");
+  }
+  out += "}";
+}
+
+// One element of GET /breakers.
+void appendCluster(std::string& out, ClusterRuntime& rt,
+                   std::chrono::steady_clock::time_point now) {
+  cb::CircuitBreaker* breaker = rt.breaker();
+  const cb::State state = breaker != nullptr ? breaker->state(now) : cb::State::Disabled;
+  const cb::Mode mode = breaker != nullptr ? breaker->mode() : cb::Mode::Disabled;
+  const cb::Rates rates = breaker != nullptr ? breaker->rates(now) : cb::Rates{};
+  out += "{\"name\":";
+  appendJsonString(out, rt.name());
+  out.append(",\"breaker\":").append(breaker != nullptr ? "true" : "false");
+  out.append(",\"state\":\"").append(stateName(state));
+  out.append("\",\"mode\":\"").append(modeName(mode));
+  out.append("\",\"window\":{\"calls\":").append(std::to_string(rates.calls));
+  out += ",\"failure_rate\":";
+  appendNumber(out, rates.failure_rate);
+  out += ",\"slow_rate\":";
+  appendNumber(out, rates.slow_rate);
+  out += "},";
+  appendLimits(out, rt);
+  out += ",\"ejected\":[";
+  const std::vector<std::string> ejected = rt.ejectedEndpoints(now);
+  for (size_t i = 0; i < ejected.size(); ++i) {
+    out += i == 0 ? "" : ",";
+    appendJsonString(out, ejected[i]);
+  }
+  out += "]}";
+}
+
+AdminResponse json(std::string body) {
+  AdminResponse r;
+  r.content_type = std::string(kJsonType);
+  r.body = std::move(body);
+  return r;
+}
+
 std::string indexBody() {
   std::string body = "seawall admin\n\n";
   for (const auto& e : kEndpoints) {
@@ -72,6 +210,13 @@ AdminHandler::AdminHandler(AdminSources s) : sources_(std::move(s)) {}
 
 AdminResponse AdminHandler::handle(std::string_view method, std::string_view target) const {
   const std::string_view path = pathOf(target);
+  if (path.size() > kBreakerPrefix.size() && path.starts_with(kBreakerPrefix)) {
+    AdminResponse r = setBreaker(method, path.substr(kBreakerPrefix.size()), queryOf(target));
+    if (method == "HEAD") {
+      r.body.clear();
+    }
+    return r;
+  }
   if (!isKnownPath(path)) {
     std::string echoed(path.substr(0, kMaxEchoedPath));
     AdminResponse r = text(404, "not found: " + echoed + "\nsee / for the admin endpoints\n");
@@ -117,9 +262,75 @@ AdminResponse AdminHandler::get(std::string_view path) const {
     return fromSource(sources_.clusters_json, "clusters", "application/json");
   }
   if (path == "/breakers") {
-    return fromSource(sources_.breakers_json, "breakers", "application/json");
+    return breakers();
   }
   return text(200, indexBody()); // "/"
+}
+
+std::chrono::steady_clock::time_point AdminHandler::now() const {
+  return sources_.now ? sources_.now() : std::chrono::steady_clock::now();
+}
+
+AdminResponse AdminHandler::breakers() const {
+  if (!sources_.cluster_runtimes) {
+    return text(503, "breakers not available\n");
+  }
+  std::vector<ClusterRuntime*> runtimes = sources_.cluster_runtimes();
+  std::erase(runtimes, nullptr);
+  std::sort(runtimes.begin(), runtimes.end(),
+            [](ClusterRuntime* a, ClusterRuntime* b) { return a->name() < b->name(); });
+  const auto at = now();
+  std::string body = "[";
+  for (size_t i = 0; i < runtimes.size(); ++i) {
+    body += i == 0 ? "" : ",";
+    appendCluster(body, *runtimes[i], at);
+  }
+  body += "]\n";
+  return json(std::move(body));
+}
+
+AdminResponse AdminHandler::setBreaker(std::string_view method, std::string_view cluster,
+                                       std::string_view query) const {
+  if (method != "POST") {
+    AdminResponse r = text(405, "method not allowed: use POST\n");
+    r.headers.emplace_back("allow", "POST");
+    return r;
+  }
+  if (!sources_.cluster_runtimes) {
+    return text(503, "breakers not available\n");
+  }
+  ClusterRuntime* rt = nullptr;
+  for (ClusterRuntime* candidate : sources_.cluster_runtimes()) {
+    if (candidate != nullptr && candidate->name() == cluster) {
+      rt = candidate;
+      break;
+    }
+  }
+  const std::string echoed(cluster.substr(0, kMaxEchoedPath));
+  if (rt == nullptr || rt->breaker() == nullptr) {
+    return text(404,
+                (rt == nullptr ? "unknown cluster: " : "cluster has no breaker: ") + echoed + "\n");
+  }
+  const std::optional<std::string_view> state = queryParam(query, "state");
+  if (!state) {
+    return text(400,
+                "missing state: use ?state=<s> with s one of " + std::string(kValidStates) + "\n");
+  }
+  const BreakerAction action = parseAction(*state);
+  if (action.kind == BreakerAction::Kind::Invalid) {
+    return text(400, "unknown state: " + std::string(state->substr(0, kMaxEchoedPath)) +
+                         "; valid states: " + std::string(kValidStates) + "\n");
+  }
+  if (action.kind == BreakerAction::Kind::SetMode) {
+    rt->breaker()->setMode(action.mode);
+  } else { // reset: through an inert mode, back to Normal with an empty window
+    rt->breaker()->setMode(cb::Mode::Disabled);
+    rt->breaker()->setMode(cb::Mode::Normal);
+  }
+  std::string body;
+  appendCluster(body, *rt, now());
+  body += "\n";
+  return json(std::move(body));
 }
 
 } // namespace seawall::proxy::admin

@@ -13,6 +13,7 @@ const char* toString(UpstreamFailure f) {
   case UpstreamFailure::ProtocolError:
     return "protocol-error";
   case UpstreamFailure::Overflow:
+  case UpstreamFailure::ConnectionLimit:
     return "overflow";
   }
   return "unknown";

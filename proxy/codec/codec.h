@@ -28,11 +28,12 @@ namespace seawall::proxy {
 
 // Why an upstream attempt ended without a complete response.
 enum class UpstreamFailure {
-  ConnectFailure, // TCP connect refused/unreachable, or connect_timeout
-  Reset,          // connection closed or stream reset after the request was (partly) sent
-  RefusedStream,  // HTTP/2 REFUSED_STREAM or GOAWAY before processing: safe to retry
-  ProtocolError,  // malformed response
-  Overflow,       // pool could not take another stream
+  ConnectFailure,  // TCP connect refused/unreachable, or connect_timeout
+  Reset,           // connection closed or stream reset after the request was (partly) sent
+  RefusedStream,   // HTTP/2 REFUSED_STREAM or GOAWAY before processing: safe to retry
+  ProtocolError,   // malformed response
+  Overflow,        // max_pending: the request could not wait for a stream
+  ConnectionLimit, // max_connections reached and this pool has no connection to wait for
 };
 const char* toString(UpstreamFailure f);
 

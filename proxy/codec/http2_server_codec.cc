@@ -320,8 +320,8 @@ void Http2ServerCodec::onRequestEnd(Stream& stream, bool trailers) {
 void Http2ServerCodec::localReply(Stream& stream, int status, std::string_view reason,
                                   std::string_view body) {
   std::string text;
-  ResponseHead head =
-      buildLocalReply(LocalReply{status, std::string(reason), std::string(body)}, false, text);
+  ResponseHead head = buildLocalReply(
+      LocalReply{status, std::string(reason), std::string(body), std::nullopt}, false, text);
   stream.local_reply = true;
   stream.local_end = true;
   evbuffer_add(stream.outbound.get(), text.data(), text.size());

@@ -17,15 +17,20 @@ public:
   Timer& operator=(const Timer&) = delete;
   Timer(Timer&&) = delete;
   Timer& operator=(Timer&&) = delete;
-  ~Timer() = default;
+  virtual ~Timer() = default;
 
-  void enable(std::chrono::microseconds after) {
+  // Virtual so that filter unit tests can hand out fake timers (tests/unit/proxy).
+  virtual void enable(std::chrono::microseconds after) {
     timeval tv{static_cast<time_t>(after.count() / 1000000),
                static_cast<suseconds_t>(after.count() % 1000000)};
+    // libevent arms timers from its cached loop time, which lags behind steady_clock by however
+    // long this loop iteration has run: refresh it so a deadline computed from now() is not hit
+    // early (a vDSO clock read).
+    event_base_update_cache_time(event_get_base(ev_.get()));
     evtimer_add(ev_.get(), &tv);
   }
-  void disable() { evtimer_del(ev_.get()); }
-  bool enabled() const { return evtimer_pending(ev_.get(), nullptr) != 0; }
+  virtual void disable() { evtimer_del(ev_.get()); }
+  virtual bool enabled() const { return evtimer_pending(ev_.get(), nullptr) != 0; }
 
 private:
   static void trampoline(evutil_socket_t /*fd*/, short /*what*/, void* arg) noexcept {

@@ -38,7 +38,8 @@ ResponseHead buildLocalReply(const LocalReply& reply, bool grpc, std::string& bo
   if (grpc) {
     head.status = 200;
     head.headers.add("content-type", "application/grpc");
-    head.headers.add("grpc-status", std::to_string(grpcStatusForHttp(reply.status)));
+    head.headers.add("grpc-status",
+                     std::to_string(reply.grpc_status.value_or(grpcStatusForHttp(reply.status))));
     head.headers.add("grpc-message", reply.body);
     body_out.clear();
     return head;

@@ -2,6 +2,7 @@
 // gRPC requests get a trailers-only gRPC response (HTTP 200, grpc-status mapped from the status).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,9 @@ struct LocalReply {
   int status = 503;
   std::string reason; // kebab-case token for x-seawall-reason and logs
   std::string body;   // human-readable, one line
+  // gRPC: grpc-status to send instead of the one mapped from `status` (e.g. 4 DEADLINE_EXCEEDED
+  // for a deadline that passed).
+  std::optional<int> grpc_status;
 };
 
 // True for requests whose content-type is application/grpc[+proto|...].

@@ -1,5 +1,6 @@
 #include "proxy/stats/metrics.h"
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <string_view>
@@ -9,6 +10,9 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
+
+#include "filters/retry/retry_decision.h"
+#include "proxy/upstream/cluster_runtime.h"
 
 namespace seawall::proxy::stats {
 namespace {
@@ -30,13 +34,40 @@ struct ConnectionTotals {
   std::array<uint64_t, kFailureReasonCount> reasons{}; // RejectReason or FailureReason index
 };
 
+static_assert(kRetryReasonCount == filters::retry::kRetryOnCount,
+              "seawall_retries_total has one reason per retry.on condition");
+
+// The resilience counters of one cluster (ClusterStats), every label value, zeros included.
+struct ResilienceTotals {
+  std::array<uint64_t, kRetryReasonCount> retries{};
+  std::array<uint64_t, kTimeoutKindCount> timeouts{};
+  std::array<uint64_t, kFallbackKindCount> fallbacks{};
+  std::array<uint64_t, kOverflowLimitCount> overflows{};
+};
+
 // Every shard summed, keyed by label values (std::map: series come out sorted).
 struct Totals {
   std::map<std::pair<std::string, std::string>, CodeCounts> requests;
   std::map<std::string, DurationTotals> durations;
   std::map<std::string, ConnectionTotals> listeners;
   std::map<std::string, ConnectionTotals> clusters;
+  std::map<std::string, ResilienceTotals> resilience;
 };
+
+void addResilience(const ClusterStats& stats, ResilienceTotals& t) {
+  for (size_t i = 0; i < kRetryReasonCount; ++i) {
+    t.retries[i] += stats.retryCount(i);
+  }
+  for (size_t i = 0; i < kTimeoutKindCount; ++i) {
+    t.timeouts[i] += stats.timeoutCount(static_cast<TimeoutKind>(i));
+  }
+  for (size_t i = 0; i < kFallbackKindCount; ++i) {
+    t.fallbacks[i] += stats.fallbackCount(static_cast<FallbackKind>(i));
+  }
+  for (size_t i = 0; i < kOverflowLimitCount; ++i) {
+    t.overflows[i] += stats.overflowCount(static_cast<OverflowLimit>(i));
+  }
+}
 
 void addShard(const WorkerStats& shard, Totals& totals) {
   shard.forEachRequests(
@@ -68,6 +99,7 @@ void addShard(const WorkerStats& shard, Totals& totals) {
     for (size_t i = 0; i < kFailureReasonCount; ++i) {
       t.reasons[i] += stats.failureCount(static_cast<FailureReason>(i));
     }
+    addResilience(stats, totals.resilience[name]);
   });
 }
 
@@ -189,6 +221,126 @@ void emitShards(const Totals& totals, std::vector<MetricFamily>& out) {
                   out);
 }
 
+using TokenFn = std::string_view (*)(size_t);
+
+// One counter series per label value of `label`, zeros included.
+template <size_t N>
+void addLabeled(MetricFamily& f, const std::string& cluster, const std::string& label,
+                const std::array<uint64_t, N>& counts, TokenFn token) {
+  for (size_t i = 0; i < N; ++i) {
+    f.metric.push_back(valueMetric({{"cluster", cluster}, {label, std::string(token(i))}},
+                                   MetricType::Counter, static_cast<double>(counts[i])));
+  }
+}
+
+void emitResilience(const std::map<std::string, ResilienceTotals>& totals,
+                    std::vector<MetricFamily>& out) {
+  auto retries = family("seawall_retries_total",
+                        "Retries scheduled, by cluster and the retry.on condition that matched.",
+                        MetricType::Counter);
+  auto timeouts =
+      family("seawall_timeouts_total", "Timeouts, by cluster and kind.", MetricType::Counter);
+  auto fallbacks = family("seawall_fallbacks_total",
+                          "Fallback responses served, by cluster and kind.", MetricType::Counter);
+  auto overflows = family("seawall_overflow_total",
+                          "Attempts or retries refused by a concurrency limit or the retry budget.",
+                          MetricType::Counter);
+  for (const auto& [cluster, t] : totals) {
+    addLabeled(retries, cluster, "reason", t.retries, [](size_t i) {
+      return filters::retry::retryOnName(static_cast<filters::retry::RetryOn>(i));
+    });
+    addLabeled(timeouts, cluster, "kind", t.timeouts,
+               [](size_t i) { return toString(static_cast<TimeoutKind>(i)); });
+    addLabeled(fallbacks, cluster, "kind", t.fallbacks,
+               [](size_t i) { return toString(static_cast<FallbackKind>(i)); });
+    addLabeled(overflows, cluster, "limit", t.overflows,
+               [](size_t i) { return toString(static_cast<OverflowLimit>(i)); });
+  }
+  out.push_back(std::move(retries));
+  out.push_back(std::move(timeouts));
+  out.push_back(std::move(fallbacks));
+  out.push_back(std::move(overflows));
+}
+
+using BreakerState = ClusterRuntime::State;
+
+constexpr std::array<std::string_view, ClusterRuntime::kStateCount> kStateNames = {
+    "closed", "open", "half_open", "forced_open", "disabled"};
+
+std::string stateName(size_t i) { return std::string(kStateNames[i]); }
+
+void emitBreakers(const std::vector<ClusterRuntime*>& runtimes, std::vector<MetricFamily>& out) {
+  auto state = family("seawall_breaker_state",
+                      "Circuit breaker state: 1 for the current state, 0 for the others.",
+                      MetricType::Gauge);
+  auto transitions =
+      family("seawall_breaker_transitions_total",
+             "Circuit breaker state changes, by from and to state.", MetricType::Counter);
+  auto would_reject =
+      family("seawall_breaker_would_reject_total",
+             "Calls a breaker in metrics_only mode admitted but would have rejected.",
+             MetricType::Counter);
+  for (ClusterRuntime* rt : runtimes) {
+    if (rt->breaker() == nullptr) {
+      continue;
+    }
+    const std::string& cluster = rt->name();
+    const auto now = static_cast<size_t>(rt->breakerState()); // before the transitions it may add
+    for (size_t s = 0; s < ClusterRuntime::kStateCount; ++s) {
+      state.metric.push_back(valueMetric({{"cluster", cluster}, {"state", stateName(s)}},
+                                         MetricType::Gauge, s == now ? 1 : 0));
+    }
+    for (size_t from = 0; from < ClusterRuntime::kStateCount; ++from) {
+      for (size_t to = 0; to < ClusterRuntime::kStateCount; ++to) {
+        if (from == to) {
+          continue;
+        }
+        const uint64_t n =
+            rt->transitions(static_cast<BreakerState>(from), static_cast<BreakerState>(to));
+        transitions.metric.push_back(
+            valueMetric({{"cluster", cluster}, {"from", stateName(from)}, {"to", stateName(to)}},
+                        MetricType::Counter, static_cast<double>(n)));
+      }
+    }
+    would_reject.metric.push_back(valueMetric({{"cluster", cluster}}, MetricType::Counter,
+                                              static_cast<double>(rt->wouldRejectTotal())));
+  }
+  out.push_back(std::move(state));
+  out.push_back(std::move(transitions));
+  out.push_back(std::move(would_reject));
+}
+
+void emitClusterRuntimes(const std::vector<ClusterRuntime*>& runtimes,
+                         std::vector<MetricFamily>& out) {
+  auto ejections = family("seawall_outlier_ejections_total",
+                          "Endpoint ejections by outlier detection.", MetricType::Counter);
+  auto active = family("seawall_cluster_active",
+                       "Slots of a concurrency limit in use now, by resource.", MetricType::Gauge);
+  auto limit = family("seawall_cluster_limit", "Configured maximum of a concurrency limit.",
+                      MetricType::Gauge);
+  for (ClusterRuntime* rt : runtimes) {
+    const std::string& cluster = rt->name();
+    ejections.metric.push_back(valueMetric({{"cluster", cluster}}, MetricType::Counter,
+                                           static_cast<double>(rt->ejectionsTotal())));
+    const std::array<std::pair<const char*, const Resource*>, 4> resources = {{
+        {"connections", &rt->connections()},
+        {"pending", &rt->pending()},
+        {"requests", &rt->requests()},
+        {"retries", &rt->retries()},
+    }};
+    for (const auto& [name, resource] : resources) {
+      active.metric.push_back(valueMetric({{"cluster", cluster}, {"resource", name}},
+                                          MetricType::Gauge,
+                                          static_cast<double>(resource->count())));
+      limit.metric.push_back(valueMetric({{"cluster", cluster}, {"resource", name}},
+                                         MetricType::Gauge, static_cast<double>(resource->max())));
+    }
+  }
+  out.push_back(std::move(ejections));
+  out.push_back(std::move(active));
+  out.push_back(std::move(limit));
+}
+
 // Appends `more` to `out`, merging families of the same name and dropping empty ones.
 void mergeFamilies(std::vector<MetricFamily>&& more, std::vector<MetricFamily>& out) {
   std::unordered_map<std::string, size_t> index;
@@ -240,16 +392,41 @@ size_t Metrics::workerCount() const {
   return workers_.size();
 }
 
+void Metrics::setClusterRuntimes(ClusterRuntimeSource source) {
+  std::lock_guard lock(mutex_);
+  runtimes_ = std::move(source);
+}
+
 std::vector<MetricFamily> Metrics::Collect() const {
   Totals totals;
+  ClusterRuntimeSource source;
   {
     std::lock_guard lock(mutex_);
     for (const auto& shard : workers_) {
       addShard(*shard, totals);
     }
+    source = runtimes_;
+  }
+  std::vector<ClusterRuntime*> runtimes;
+  if (source) {
+    runtimes = source();
+  }
+  std::erase(runtimes, nullptr);
+  std::sort(runtimes.begin(), runtimes.end(),
+            [](ClusterRuntime* a, ClusterRuntime* b) { return a->name() < b->name(); });
+  runtimes.erase(std::unique(runtimes.begin(), runtimes.end(),
+                             [](ClusterRuntime* a, ClusterRuntime* b) {
+                               return a->name() == b->name(); // a series once, whatever the source
+                             }),
+                 runtimes.end());
+  for (ClusterRuntime* rt : runtimes) {
+    totals.resilience.try_emplace(rt->name()); // every known cluster gets its zeros
   }
   std::vector<MetricFamily> shards;
   emitShards(totals, shards);
+  emitResilience(totals.resilience, shards);
+  emitBreakers(runtimes, shards);
+  emitClusterRuntimes(runtimes, shards);
   std::vector<MetricFamily> out;
   mergeFamilies(registry_->Collect(), out);
   mergeFamilies(std::move(shards), out);

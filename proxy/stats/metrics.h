@@ -1,10 +1,13 @@
 // Process-wide metrics, owned by the main thread: the per-worker shards (WorkerStats), summed at
 // scrape time, plus a prometheus-cpp Registry for main-thread metrics (reloads, breaker
-// transitions, anything rare). serialize() renders everything in the Prometheus text exposition
-// format 0.0.4 for the admin /metrics endpoint. Metric names are listed in docs/metrics.md.
+// transitions, anything rare), plus the shared ClusterRuntime objects (breaker states, limits,
+// ejections) read at scrape time. serialize() renders everything in the Prometheus text
+// exposition format 0.0.4 for the admin /metrics endpoint. Metric names are listed in
+// docs/metrics.md.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,7 +19,15 @@
 
 #include "proxy/stats/worker_stats.h"
 
+namespace seawall::proxy {
+class ClusterRuntime;
+}
+
 namespace seawall::proxy::stats {
+
+// The clusters' shared runtimes, as of now. Called at scrape time on the scraping thread (the
+// main thread); every pointer must stay valid until the call that follows returns.
+using ClusterRuntimeSource = std::function<std::vector<ClusterRuntime*>()>;
 
 class Metrics : public prometheus::Collectable {
 public:
@@ -34,6 +45,10 @@ public:
   WorkerStats& addWorker();
   size_t workerCount() const;
 
+  // Where scrapes read the breaker, limit and outlier series from (none until set). Call on the
+  // main thread; a later call replaces the source.
+  void setClusterRuntimes(ClusterRuntimeSource source);
+
   // For metrics written on the main thread only (prometheus-cpp's own Counter/Gauge).
   prometheus::Registry& registry() { return *registry_; }
 
@@ -45,8 +60,9 @@ public:
 
 private:
   std::shared_ptr<prometheus::Registry> registry_;
-  mutable std::mutex mutex_; // guards workers_ (the list, not the shards)
+  mutable std::mutex mutex_; // guards workers_ (the list, not the shards) and runtimes_
   std::vector<std::unique_ptr<WorkerStats>> workers_;
+  ClusterRuntimeSource runtimes_;
 };
 
 } // namespace seawall::proxy::stats

@@ -52,6 +52,24 @@ FailureReason parseFailureReason(std::string_view token) {
   return static_cast<FailureReason>(it - kFailureNames.begin());
 }
 
+std::string_view toString(TimeoutKind k) {
+  static constexpr std::array<std::string_view, kTimeoutKindCount> kNames = {"connect", "per-try",
+                                                                             "request", "idle"};
+  return kNames[static_cast<size_t>(k)];
+}
+
+std::string_view toString(FallbackKind k) {
+  static constexpr std::array<std::string_view, kFallbackKindCount> kNames = {"static", "cluster",
+                                                                              "last-good"};
+  return kNames[static_cast<size_t>(k)];
+}
+
+std::string_view toString(OverflowLimit l) {
+  static constexpr std::array<std::string_view, kOverflowLimitCount> kNames = {
+      "max_connections", "max_pending", "max_requests", "max_retries", "retry_budget"};
+  return kNames[static_cast<size_t>(l)];
+}
+
 void DurationHistogram::observe(double seconds) noexcept {
   if (!(seconds >= 0.0)) { // negative or NaN: a clock went backwards; count it as instant
     seconds = 0.0;

@@ -126,9 +126,44 @@ private:
   std::array<ShardCounter, kRejectReasonCount> rejected_{};
 };
 
-// Upstream connections and failures of one cluster on one worker.
+// Label values of the resilience counters (the `kind` / `limit` labels).
+enum class TimeoutKind { Connect, PerTry, Request, Idle };
+inline constexpr size_t kTimeoutKindCount = 4;
+std::string_view toString(TimeoutKind k); // "connect", "per-try", "request", "idle"
+
+enum class FallbackKind { Static, Cluster, LastGood };
+inline constexpr size_t kFallbackKindCount = 3;
+std::string_view toString(FallbackKind k); // "static", "cluster", "last-good"
+
+enum class OverflowLimit { MaxConnections, MaxPending, MaxRequests, MaxRetries, RetryBudget };
+inline constexpr size_t kOverflowLimitCount = 5;
+// "max_connections", "max_pending", "max_requests", "max_retries", "retry_budget"
+std::string_view toString(OverflowLimit l);
+
+// `reason` label of seawall_retries_total: the retry condition that matched
+// (filters::retry::retryOnName of RetryOn, indexed by the enum's value).
+inline constexpr size_t kRetryReasonCount = 11;
+
+// Upstream connections, failures and resilience actions of one cluster on one worker.
 class alignas(64) ClusterStats {
 public:
+  void retry(size_t reason_index) noexcept {
+    retries_[reason_index < kRetryReasonCount ? reason_index : 0].inc();
+  }
+  void timeout(TimeoutKind kind) noexcept { timeouts_[static_cast<size_t>(kind)].inc(); }
+  void fallback(FallbackKind kind) noexcept { fallbacks_[static_cast<size_t>(kind)].inc(); }
+  void overflow(OverflowLimit limit) noexcept { overflows_[static_cast<size_t>(limit)].inc(); }
+  uint64_t retryCount(size_t reason_index) const noexcept { return retries_[reason_index].value(); }
+  uint64_t timeoutCount(TimeoutKind k) const noexcept {
+    return timeouts_[static_cast<size_t>(k)].value();
+  }
+  uint64_t fallbackCount(FallbackKind k) const noexcept {
+    return fallbacks_[static_cast<size_t>(k)].value();
+  }
+  uint64_t overflowCount(OverflowLimit l) const noexcept {
+    return overflows_[static_cast<size_t>(l)].value();
+  }
+
   void upstreamConnectionOpened() noexcept { opened_.inc(); }
   void upstreamConnectionClosed() noexcept { closed_.incRelease(); }
   void upstreamFailure(FailureReason reason) noexcept {
@@ -148,6 +183,10 @@ private:
   ShardCounter opened_;
   ShardCounter closed_;
   std::array<ShardCounter, kFailureReasonCount> failures_{};
+  std::array<ShardCounter, kRetryReasonCount> retries_{};
+  std::array<ShardCounter, kTimeoutKindCount> timeouts_{};
+  std::array<ShardCounter, kFallbackKindCount> fallbacks_{};
+  std::array<ShardCounter, kOverflowLimitCount> overflows_{};
 };
 
 class WorkerStats {

@@ -8,6 +8,8 @@
 
 #include <event2/util.h>
 
+#include "proxy/upstream/cluster_runtime.h"
+
 namespace seawall::proxy {
 
 std::string formatSockaddr(const sockaddr* address) {
@@ -39,8 +41,8 @@ bool resolveLiteral(const config::HostPort& hp, ResolvedEndpoint& out) {
 }
 
 WorkerCluster::WorkerCluster(Dispatcher& dispatcher, const config::Cluster& config,
-                             stats::ClusterStats& stats)
-    : dispatcher_(dispatcher), config_(config), stats_(stats) {}
+                             stats::ClusterStats& stats, ClusterRuntime* runtime)
+    : dispatcher_(dispatcher), config_(config), stats_(stats), runtime_(runtime) {}
 
 void WorkerCluster::setEndpoints(const std::vector<ResolvedEndpoint>& endpoints) {
   std::vector<std::unique_ptr<ConnectionPool>> next;
@@ -51,7 +53,7 @@ void WorkerCluster::setEndpoints(const std::vector<ResolvedEndpoint>& endpoints)
       next.push_back(std::move(*it));
     } else {
       next.push_back(std::make_unique<ConnectionPool>(dispatcher_, config_, stats_, ep.address,
-                                                      ep.address_len, ep.name));
+                                                      ep.address_len, ep.name, runtime_));
     }
   }
   for (auto& old : pools_) {
@@ -61,11 +63,34 @@ void WorkerCluster::setEndpoints(const std::vector<ResolvedEndpoint>& endpoints)
     }
   }
   pools_ = std::move(next);
+  if (runtime_ != nullptr) {
+    std::vector<std::string> names;
+    names.reserve(pools_.size());
+    for (const auto& pool : pools_) {
+      names.push_back(pool->endpoint());
+    }
+    outlier_ = runtime_->outlierDetector(names);
+  }
 }
 
-ConnectionPool* WorkerCluster::pick() {
+void WorkerCluster::onAttemptResult(const ConnectionPool* pool, bool failed) {
+  if (!outlier_ || pool == nullptr) {
+    return;
+  }
+  for (size_t i = 0; i < pools_.size(); ++i) {
+    if (pools_[i].get() == pool) {
+      outlier_->onResult(dispatcher_.now(), i, failed);
+      return;
+    }
+  }
+}
+
+ConnectionPool* WorkerCluster::pick(const ConnectionPool* avoid) {
   if (pools_.empty()) {
     return nullptr;
+  }
+  if (outlier_ || avoid != nullptr) {
+    return pickEligible(avoid);
   }
   if (pools_.size() == 1) {
     return pools_.front().get();
@@ -82,6 +107,41 @@ ConnectionPool* WorkerCluster::pick() {
   }
   ConnectionPool* pa = pools_[a].get();
   ConnectionPool* pb = pools_[b].get();
+  return pb->activeRequests() < pa->activeRequests() ? pb : pa;
+}
+
+// The slow path: skip ejected endpoints and the previous attempt's, then balance over the rest.
+ConnectionPool* WorkerCluster::pickEligible(const ConnectionPool* avoid) {
+  auto now = dispatcher_.now();
+  eligible_.clear();
+  size_t avoided = pools_.size();
+  for (size_t i = 0; i < pools_.size(); ++i) {
+    if (outlier_ && outlier_->isEjected(now, i)) {
+      continue;
+    }
+    if (pools_[i].get() == avoid) {
+      avoided = i;
+      continue;
+    }
+    eligible_.push_back(i);
+  }
+  if (eligible_.empty()) {
+    return avoided < pools_.size() ? pools_[avoided].get() : nullptr;
+  }
+  if (eligible_.size() == 1) {
+    return pools_[eligible_.front()].get();
+  }
+  if (config_.load_balancing == config::LoadBalancing::RoundRobin) {
+    return pools_[eligible_[next_++ % eligible_.size()]].get();
+  }
+  std::uniform_int_distribution<size_t> dist(0, eligible_.size() - 1);
+  size_t a = dist(rng_);
+  size_t b = dist(rng_);
+  if (a == b) {
+    b = (a + 1) % eligible_.size();
+  }
+  ConnectionPool* pa = pools_[eligible_[a]].get();
+  ConnectionPool* pb = pools_[eligible_[b]].get();
   return pb->activeRequests() < pa->activeRequests() ? pb : pa;
 }
 

@@ -15,6 +15,9 @@
 
 namespace seawall::proxy {
 
+class ClusterRuntime;
+class OutlierDetector;
+
 struct ResolvedEndpoint {
   std::string name; // "10.0.0.7:8080"
   sockaddr_storage address{};
@@ -28,22 +31,33 @@ bool resolveLiteral(const config::HostPort& hp, ResolvedEndpoint& out);
 
 class WorkerCluster {
 public:
-  WorkerCluster(Dispatcher& dispatcher, const config::Cluster& config, stats::ClusterStats& stats);
+  // `runtime` (the cluster's shared state: limits, outlier detector) may be null in tests.
+  WorkerCluster(Dispatcher& dispatcher, const config::Cluster& config, stats::ClusterStats& stats,
+                ClusterRuntime* runtime = nullptr);
 
   // Replaces the endpoint set; pools of endpoints that stay are kept, the others drain.
   void setEndpoints(const std::vector<ResolvedEndpoint>& endpoints);
-  // The pool of the endpoint to use next, or nullptr when there is none.
-  ConnectionPool* pick();
+  // The pool of the endpoint to use next, or nullptr when there is none. Ejected endpoints are
+  // skipped; `avoid` (the endpoint of the previous attempt) is skipped unless it is the only one.
+  ConnectionPool* pick(const ConnectionPool* avoid = nullptr);
+  // The outcome of an attempt on `pool`, for outlier ejection (ignored without `outlier:`).
+  void onAttemptResult(const ConnectionPool* pool, bool failed);
+  ClusterRuntime* runtime() { return runtime_; }
   const config::Cluster& config() const { return config_; }
   stats::ClusterStats& stats() { return stats_; }
   size_t endpointCount() const { return pools_.size(); }
 
 private:
+  ConnectionPool* pickEligible(const ConnectionPool* avoid);
+
   Dispatcher& dispatcher_;
   const config::Cluster& config_;
   stats::ClusterStats& stats_;
   std::vector<std::unique_ptr<ConnectionPool>> pools_;
   std::vector<std::unique_ptr<ConnectionPool>> retired_; // drained, kept for in-flight streams
+  ClusterRuntime* runtime_;
+  std::shared_ptr<OutlierDetector> outlier_; // shared by every worker's view of the cluster
+  std::vector<size_t> eligible_;             // scratch for pick()
   size_t next_ = 0;
   std::minstd_rand rng_{std::random_device{}()};
 };

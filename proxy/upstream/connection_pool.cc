@@ -10,9 +10,9 @@ namespace seawall::proxy {
 
 ConnectionPool::ConnectionPool(Dispatcher& dispatcher, const config::Cluster& cluster,
                                stats::ClusterStats& stats, const sockaddr_storage& address,
-                               socklen_t len, std::string endpoint_name)
+                               socklen_t len, std::string endpoint_name, ClusterRuntime* runtime)
     : dispatcher_(dispatcher), cluster_(cluster), stats_(stats), address_(address),
-      address_len_(len), endpoint_name_(std::move(endpoint_name)),
+      address_len_(len), endpoint_name_(std::move(endpoint_name)), runtime_(runtime),
       process_timer_(dispatcher.createTimer([this] { process(); })),
       idle_timer_(dispatcher.createTimer([this] { closeIdle(); })) {}
 
@@ -26,16 +26,39 @@ ConnectionPool::~ConnectionPool() {
 
 void ConnectionPool::newStream(UpstreamRequester& requester) {
   ++active_requests_;
-  waiting_.push_back(&requester);
+  ResourceSlot pending;
+  if (runtime_ != nullptr && (waiting_.size() > 0 || !streamReady())) {
+    pending = ResourceSlot::tryAcquire(runtime_->pending());
+    if (!pending) {
+      stats_.overflow(stats::OverflowLimit::MaxPending);
+      // Answered from the process timer like every other answer: never from inside this call.
+      waiting_.push_back({&requester, ResourceSlot()});
+      overflowed_.push_back(&requester);
+      schedule();
+      return;
+    }
+  }
+  waiting_.push_back({&requester, std::move(pending)});
   schedule();
 }
 
+bool ConnectionPool::streamReady() const {
+  for (const auto& conn : connections_) {
+    if (conn->state() == UpstreamConnection::State::Connected && conn->codec().canTakeStream()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void ConnectionPool::cancel(UpstreamRequester& requester) {
-  auto it = std::find(waiting_.begin(), waiting_.end(), &requester);
+  auto it = std::find_if(waiting_.begin(), waiting_.end(),
+                         [&](const Waiting& w) { return w.requester == &requester; });
   if (it != waiting_.end()) {
     waiting_.erase(it);
     onStreamDone();
   }
+  std::erase(overflowed_, &requester);
 }
 
 void ConnectionPool::schedule() {
@@ -47,6 +70,18 @@ void ConnectionPool::schedule() {
 // Hands waiting requests to connections that can take a stream, and opens connections for the
 // rest. Runs from its own timer event, so requesters are never called back re-entrantly.
 void ConnectionPool::process() {
+  // Requests refused a max_pending slot in newStream().
+  while (!overflowed_.empty()) {
+    UpstreamRequester* requester = overflowed_.front();
+    overflowed_.erase(overflowed_.begin());
+    auto it = std::find_if(waiting_.begin(), waiting_.end(),
+                           [&](const Waiting& w) { return w.requester == requester; });
+    if (it != waiting_.end()) {
+      waiting_.erase(it);
+      onStreamDone();
+      requester->onPoolFailure(UpstreamFailure::Overflow);
+    }
+  }
   for (auto& conn : connections_) {
     if (waiting_.empty()) {
       break;
@@ -55,7 +90,7 @@ void ConnectionPool::process() {
       continue;
     }
     while (!waiting_.empty() && conn->codec().canTakeStream()) {
-      UpstreamRequester* requester = waiting_.front();
+      UpstreamRequester* requester = waiting_.front().requester;
       waiting_.pop_front();
       ClientStream& stream = conn->codec().newStream(*requester);
       requester->onPoolReady(stream, endpoint_name_);
@@ -65,10 +100,22 @@ void ConnectionPool::process() {
     closeIdle();
     return;
   }
-  // HTTP/1.1: one connection per waiting request; HTTP/2: one connection at a time (it will carry
-  // every waiting stream once its SETTINGS arrive).
+  openConnections();
+}
+
+// HTTP/1.1: one connection per waiting request; HTTP/2: one connection at a time (it will carry
+// every waiting stream once its SETTINGS arrive). Each connection holds a max_connections slot.
+void ConnectionPool::openConnections() {
   size_t wanted = cluster_.protocol == config::ClusterProtocol::H2 ? 1 : waiting_.size();
   while (connecting_ < wanted) {
+    if (runtime_ != nullptr && !runtime_->connections().tryAcquire()) {
+      stats_.overflow(stats::OverflowLimit::MaxConnections);
+      if (connections_.empty()) {
+        // Nothing of ours will free up for them: fail the requests rather than park them.
+        failWaiting(waiting_.size(), UpstreamFailure::ConnectionLimit);
+      }
+      return;
+    }
     auto conn = std::make_unique<UpstreamConnection>(*this, dispatcher_, address_, address_len_,
                                                      cluster_.protocol, next_id_++);
     UpstreamConnection& ref = *conn;
@@ -76,6 +123,17 @@ void ConnectionPool::process() {
     ++connecting_;
     stats_.upstreamConnectionOpened();
     ref.connect(cluster_.connect_timeout);
+  }
+}
+
+void ConnectionPool::onConnectTimeout() { stats_.timeout(stats::TimeoutKind::Connect); }
+
+void ConnectionPool::failWaiting(size_t count, UpstreamFailure why) {
+  for (size_t i = 0; i < count && !waiting_.empty(); ++i) {
+    UpstreamRequester* requester = waiting_.front().requester;
+    waiting_.pop_front();
+    onStreamDone();
+    requester->onPoolFailure(why);
   }
 }
 
@@ -99,6 +157,9 @@ void ConnectionPool::onConnectionClosed(UpstreamConnection& connection, Upstream
   if (it == connections_.end()) {
     return;
   }
+  if (runtime_ != nullptr) {
+    runtime_->connections().release();
+  }
   dispatcher_.deferredDelete(std::move(*it));
   connections_.erase(it);
   if (was_connected) {
@@ -115,12 +176,7 @@ void ConnectionPool::onConnectionClosed(UpstreamConnection& connection, Upstream
   if (connecting_ > 0 && cluster_.protocol == config::ClusterProtocol::H2) {
     to_fail = 0;
   }
-  for (size_t i = 0; i < to_fail; ++i) {
-    UpstreamRequester* requester = waiting_.front();
-    waiting_.pop_front();
-    onStreamDone();
-    requester->onPoolFailure(why);
-  }
+  failWaiting(to_fail, why);
   schedule();
 }
 

@@ -14,12 +14,14 @@
 #include "config/config.h"
 #include "proxy/codec/codec.h"
 #include "proxy/common/dispatcher.h"
+#include "proxy/upstream/cluster_runtime.h"
 
 namespace seawall::proxy {
 
 namespace stats {
 class ClusterStats;
 }
+class ClusterRuntime;
 class UpstreamConnection;
 
 // A request waiting for an upstream stream.
@@ -33,8 +35,10 @@ public:
 
 class ConnectionPool {
 public:
+  // `runtime` (shared limits: max_connections, max_pending) may be null (no limits).
   ConnectionPool(Dispatcher& dispatcher, const config::Cluster& cluster, stats::ClusterStats& stats,
-                 const sockaddr_storage& address, socklen_t len, std::string endpoint_name);
+                 const sockaddr_storage& address, socklen_t len, std::string endpoint_name,
+                 ClusterRuntime* runtime = nullptr);
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
   ConnectionPool(ConnectionPool&&) = delete;
@@ -42,7 +46,10 @@ public:
   ~ConnectionPool();
 
   // Asks for a stream; the answer (onPoolReady / onPoolFailure) always comes later, never from
-  // inside this call.
+  // inside this call. A request that must wait for a connection or stream takes a `max_pending`
+  // slot (none left: onPoolFailure(Overflow)); a connection takes a `max_connections` slot (none
+  // left: the request waits for one of this pool's connections, or fails with ConnectionLimit
+  // when the pool has none).
   void newStream(UpstreamRequester& requester);
   // Withdraws a request still waiting (no callback follows).
   void cancel(UpstreamRequester& requester);
@@ -56,6 +63,7 @@ public:
   void onConnected(UpstreamConnection& connection);
   void onConnectionClosed(UpstreamConnection& connection, UpstreamFailure why, bool was_connected);
   void onCapacityChanged(UpstreamConnection& connection);
+  void onConnectTimeout();
   void onStreamDone() {
     if (active_requests_ > 0) {
       --active_requests_;
@@ -63,9 +71,17 @@ public:
   }
 
 private:
+  struct Waiting {
+    UpstreamRequester* requester;
+    ResourceSlot pending; // empty when it did not have to wait (a stream was ready)
+  };
+
   void schedule();
   void process();
+  void openConnections();
+  void failWaiting(size_t count, UpstreamFailure why);
   void closeIdle();
+  bool streamReady() const;
 
   Dispatcher& dispatcher_;
   const config::Cluster& cluster_;
@@ -74,7 +90,9 @@ private:
   socklen_t address_len_;
   std::string endpoint_name_;
   std::list<std::unique_ptr<UpstreamConnection>> connections_;
-  std::list<UpstreamRequester*> waiting_;
+  std::list<Waiting> waiting_;
+  std::vector<UpstreamRequester*> overflowed_; // in waiting_, to fail with Overflow
+  ClusterRuntime* runtime_;
   std::unique_ptr<Timer> process_timer_; // runs process() on the next loop iteration
   std::unique_ptr<Timer> idle_timer_;
   size_t active_requests_ = 0;

@@ -29,11 +29,17 @@ UpstreamConnection::UpstreamConnection(ConnectionPool& pool, Dispatcher& dispatc
 }
 
 void UpstreamConnection::connect(std::chrono::milliseconds timeout) {
-  connect_timer_ = dispatcher_.createTimer([this] { close(UpstreamFailure::ConnectFailure); });
+  connect_timer_ = dispatcher_.createTimer([this] {
+    if (!connect_failed_now_) {
+      pool_.onConnectTimeout();
+    }
+    close(UpstreamFailure::ConnectFailure);
+  });
   connect_timer_->enable(timeout);
   if (bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&address_),
                                  static_cast<int>(address_len_)) != 0) {
     // Immediate failure (e.g. no route): report on the next loop iteration, never re-entrantly.
+    connect_failed_now_ = true;
     connect_timer_->enable(std::chrono::milliseconds(0));
   }
 }

@@ -58,6 +58,7 @@ private:
   std::chrono::steady_clock::time_point idle_since_;
   int read_disabled_ = 0;
   bool close_after_flush_ = false;
+  bool connect_failed_now_ = false; // connect() failed at once: not a timeout
 };
 
 } // namespace seawall::proxy

@@ -13,6 +13,7 @@
 #include <prometheus/family.h>
 
 #include "proxy/stats/metrics.h"
+#include "proxy/upstream/cluster_runtime.h"
 
 namespace seawall::proxy::stats {
 namespace {
@@ -302,7 +303,30 @@ TEST(MetricsTest, TextPassesPromtoolCheckMetrics) {
   w2.listener("in").rejected("header-too-large");
   w1.cluster("a").upstreamConnectionOpened();
   w2.cluster("a").upstreamFailure("connect-failure");
+  w1.cluster("a").retry(1);
+  w2.cluster("a").timeout(TimeoutKind::Connect);
+  w2.cluster("a").fallback(FallbackKind::Static);
+  w1.cluster("a").overflow(OverflowLimit::MaxRequests);
+  config::Cluster with_breaker;
+  with_breaker.name = "a";
+  with_breaker.breaker = config::BreakerConfig{};
+  with_breaker.outlier = config::OutlierConfig{};
+  config::Cluster plain;
+  plain.name = "b";
+  ClusterRuntime a(with_breaker);
+  ClusterRuntime b(plain);
+  a.breaker()->setMode(filters::circuit_breaker::Mode::ForcedOpen);
+  a.countWouldReject();
+  ResourceSlot slot = ResourceSlot::tryAcquire(b.requests());
+  metrics.setClusterRuntimes([&] { return std::vector<ClusterRuntime*>{&a, &b}; });
   const std::string text = metrics.serialize();
+  for (const char* name :
+       {"seawall_retries_total", "seawall_timeouts_total", "seawall_fallbacks_total",
+        "seawall_overflow_total", "seawall_breaker_state", "seawall_breaker_transitions_total",
+        "seawall_breaker_would_reject_total", "seawall_outlier_ejections_total",
+        "seawall_cluster_active", "seawall_cluster_limit"}) {
+    EXPECT_EQ(1u, countOf(text, std::string("# TYPE ") + name + " ")) << name;
+  }
 
   const std::string dir = ::testing::TempDir();
   const std::string in = dir + "/seawall_metrics_" + std::to_string(::getpid()) + ".txt";

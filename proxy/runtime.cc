@@ -1,0 +1,85 @@
+#include "proxy/runtime.h"
+
+#include <chrono>
+
+#include "filters/circuit_breaker/breaker_filter.h"
+#include "filters/concurrency_limits/limits_filter.h"
+#include "filters/fallback/fallback_filter.h"
+#include "filters/retry/retry_filter.h"
+#include "filters/timeout/timeout_filter.h"
+
+namespace seawall::proxy {
+namespace {
+
+bool hasBreaker(const config::Config& config, const std::string& cluster) {
+  const config::Cluster* c = config.findCluster(cluster);
+  return c != nullptr && c->breaker.has_value();
+}
+
+std::unique_ptr<RouteRuntime> buildRoute(const config::Config& config, const config::Route& route) {
+  auto rt = std::make_unique<RouteRuntime>();
+  if (route.fallback) {
+    if (route.fallback->kind == config::FallbackConfig::Kind::LastGood) {
+      rt->last_good = std::make_unique<filters::fallback::LastGoodCache>(
+          route.fallback->last_good.ttl, route.fallback->last_good.max_bytes);
+    }
+    rt->factories.push_back(std::make_unique<filters::fallback::FallbackFilterFactory>(
+        *route.fallback, rt->last_good.get()));
+  }
+  rt->factories.push_back(
+      std::make_unique<filters::timeout::TimeoutFilterFactory>(route.timeout, route.idle_timeout));
+  if (route.retry) {
+    filters::retry::RetryBudgetPolicy budget;
+    budget.ratio = route.retry->budget.ratio;
+    budget.min_per_second = route.retry->budget.min_per_second;
+    rt->retry_budget =
+        std::make_unique<filters::retry::RetryBudget>(budget, std::chrono::steady_clock::now());
+    rt->factories.push_back(
+        std::make_unique<filters::retry::RetryFilterFactory>(*route.retry, rt->retry_budget.get()));
+  }
+  bool breaker = hasBreaker(config, route.cluster);
+  if (route.fallback && route.fallback->kind == config::FallbackConfig::Kind::Cluster) {
+    breaker = breaker || hasBreaker(config, route.fallback->cluster);
+  }
+  if (breaker) {
+    rt->factories.push_back(std::make_unique<filters::circuit_breaker::BreakerFilterFactory>());
+  }
+  rt->factories.push_back(std::make_unique<filters::concurrency_limits::LimitsFilterFactory>());
+  return rt;
+}
+
+} // namespace
+
+Runtime::Runtime(const config::Config& config) {
+  for (const config::Cluster& c : config.clusters) {
+    clusters_.emplace(c.name, std::make_unique<ClusterRuntime>(c));
+  }
+  for (const config::Listener& l : config.listeners) {
+    for (const config::Route& r : l.routes) {
+      routes_.emplace(&r, buildRoute(config, r));
+    }
+  }
+}
+
+Runtime::~Runtime() = default;
+
+ClusterRuntime* Runtime::cluster(const std::string& name) const {
+  auto it = clusters_.find(name);
+  return it != clusters_.end() ? it->second.get() : nullptr;
+}
+
+RouteRuntime* Runtime::route(const config::Route* route) const {
+  auto it = routes_.find(route);
+  return it != routes_.end() ? it->second.get() : nullptr;
+}
+
+std::vector<ClusterRuntime*> Runtime::clusters() const {
+  std::vector<ClusterRuntime*> out;
+  out.reserve(clusters_.size());
+  for (const auto& [name, c] : clusters_) {
+    out.push_back(c.get());
+  }
+  return out;
+}
+
+} // namespace seawall::proxy
