@@ -11,7 +11,7 @@ namespace seawall::proxy {
 namespace {
 
 struct FailureReply {
-  AttemptFailure failure;
+  AttemptFailure failure = AttemptFailure::Reset;
   LocalReply reply;
 };
 

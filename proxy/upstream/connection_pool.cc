@@ -109,9 +109,12 @@ void ConnectionPool::openConnections() {
   size_t wanted = cluster_.protocol == config::ClusterProtocol::H2 ? 1 : waiting_.size();
   while (connecting_ < wanted) {
     if (runtime_ != nullptr && !runtime_->connections().tryAcquire()) {
-      stats_.overflow(stats::OverflowLimit::MaxConnections);
       if (connections_.empty()) {
-        // Nothing of ours will free up for them: fail the requests rather than park them.
+        // Nothing of ours will free up for them: fail the requests rather than park them. Each
+        // refused request is one overflow; requests that wait for one of our connections are not.
+        for (size_t i = 0; i < waiting_.size(); ++i) {
+          stats_.overflow(stats::OverflowLimit::MaxConnections);
+        }
         failWaiting(waiting_.size(), UpstreamFailure::ConnectionLimit);
       }
       return;
