@@ -1,5 +1,7 @@
 #include "proxy/filter_chain.h"
 
+#include <algorithm>
+
 namespace seawall::proxy {
 
 void FilterChain::Entry::reply(const LocalReply& reply) {

@@ -240,6 +240,9 @@ void Stream::onUpstreamReset(UpstreamFailure why) {
 }
 
 void Stream::onPerTryTimeout() {
+  if (cluster_ != nullptr) {
+    cluster_->stats().upstreamFailure(stats::FailureReason::Timeout);
+  }
   if (info_.cluster != nullptr) {
     if (stats::ClusterStats* s = clusterStats(info_.cluster->name)) {
       s->timeout(stats::TimeoutKind::PerTry);

@@ -163,6 +163,19 @@ void TimeoutFilter::onTimeout(Kind kind) {
     reply.grpc_status = kGrpcDeadlineExceeded;
   }
   control_.reply(reply);
+  // A cluster fallback took the 504 over: its call gets one more period of the same length, so
+  // no attempt runs unbounded; a second expiry reaches the client as this 504.
+  if (control_.info().fallback == "cluster" && !extended_) {
+    extended_ = true;
+    finished_ = false;
+    if (request) {
+      const Clock::time_point deadline = control_.now() + budget;
+      control_.info().deadline = deadline;
+      armDeadline(deadline);
+    } else {
+      touch();
+    }
+  }
 }
 
 } // namespace seawall::filters::timeout

@@ -74,6 +74,7 @@ private:
   std::unique_ptr<proxy::Timer> deadline_timer_; // created when there is a deadline
   std::unique_ptr<proxy::Timer> idle_timer_;     // created when idle_timeout_ > 0
   bool finished_ = false;                        // response complete, or a timeout answered
+  bool extended_ = false; // the one extra period given to a cluster fallback was used
 };
 
 } // namespace seawall::filters::timeout

@@ -111,6 +111,32 @@ TEST_F(TimeoutFilterTest, DeadlineAfterResponseStartedResets) {
   EXPECT_EQ(1U, timeouts(TimeoutKind::Request));
 }
 
+// A cluster fallback that takes the 504 over gets one more period, never an unbounded call.
+TEST_F(TimeoutFilterTest, ClusterFallbackAfterTheDeadlineGetsOneMorePeriod) {
+  makeFilter(300ms, 0ms);
+  requestHeaders();
+  control_.advance(300ms);
+  control_.info().fallback = "cluster"; // what the fallback filter sets when it switches
+  control_.fireTimer(0);
+  ASSERT_EQ(1U, control_.replies.size());
+  ASSERT_TRUE(timer(0).armed) << "the fallback call is bounded too";
+  EXPECT_EQ(microseconds(300ms), timer(0).after);
+  EXPECT_EQ(control_.now() + 300ms, control_.info().deadline);
+  control_.advance(300ms);
+  control_.fireTimer(0);
+  EXPECT_EQ(2U, control_.replies.size());
+  EXPECT_FALSE(timer(0).armed) << "only one extra period";
+  EXPECT_EQ(2U, timeouts(TimeoutKind::Request));
+}
+
+TEST_F(TimeoutFilterTest, NoExtraPeriodWithoutAClusterFallback) {
+  makeFilter(300ms, 0ms);
+  requestHeaders();
+  control_.advance(300ms);
+  control_.fireTimer(0);
+  EXPECT_FALSE(timer(0).armed);
+}
+
 TEST_F(TimeoutFilterTest, GrpcTimeoutCapsTheDeadline) {
   struct Case {
     const char* name;
