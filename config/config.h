@@ -124,6 +124,24 @@ struct FallbackConfig {
   bool operator==(const FallbackConfig&) const = default;
 };
 
+// A route's `async:` block: 202 conversion (filters/async_202). A request whose full response has
+// not arrived within `after` gets `202 Accepted` and becomes a job that the client polls.
+struct AsyncConfig {
+  enum class When { Always, PreferRespondAsync };
+  Duration after{0};           // required, >= 1ms; `Prefer: wait=N` lowers it per request
+  When when = When::Always;    // PreferRespondAsync: only requests with `Prefer: respond-async`
+  Duration retry_after{1000};  // >= 1s; sent as whole seconds, rounded up (retryAfterSeconds)
+  Duration retention{600000};  // a job (and its result) is kept this long after it was accepted
+  std::string callback_header; // lowercase; empty: no callbacks
+  std::vector<std::string> callback_allow; // hosts or IP literals callbacks may go to; lowercase
+  bool queue_while_down = false;           // accept as a job when the cluster is down or open
+  size_t max_result_bytes = size_t{16} * 1024 * 1024; // larger: FAILED result-too-large
+  Mark mark;
+  // The Retry-After header's value: whole seconds, rounded up (1500ms -> 2).
+  int64_t retryAfterSeconds() const { return (retry_after.count() + 999) / 1000; }
+  bool operator==(const AsyncConfig&) const = default;
+};
+
 struct Route {
   RouteMatch match;
   std::string cluster;
@@ -131,6 +149,7 @@ struct Route {
   Duration idle_timeout{0}; // no byte either way on the stream for this long; 0: none
   std::optional<RetryConfig> retry;
   std::optional<FallbackConfig> fallback;
+  std::optional<AsyncConfig> async;
   Mark mark;
   bool operator==(const Route&) const = default;
 };
@@ -209,6 +228,21 @@ struct AccessLog {
   bool operator==(const AccessLog&) const = default;
 };
 
+// Top-level `async_store:`: where 202-converted jobs are kept. Always present, with these defaults.
+struct AsyncStoreConfig {
+  enum class Backend { Memory, Redis };
+  struct Redis {
+    HostPort address{"127.0.0.1", 6379};
+    std::string key_prefix = "seawall:";
+    bool operator==(const Redis&) const = default;
+  };
+  Backend backend = Backend::Memory;
+  size_t max_jobs = 10000;                      // jobs stored at once, any state
+  size_t max_bytes = size_t{256} * 1024 * 1024; // jobs plus their results
+  Redis redis;                                  // backend redis only
+  bool operator==(const AsyncStoreConfig&) const = default;
+};
+
 struct Config {
   std::string source_path; // the file it was loaded from
   AdminConfig admin;
@@ -217,6 +251,7 @@ struct Config {
   AccessLog access_log;
   std::vector<Listener> listeners;
   std::vector<Cluster> clusters;
+  AsyncStoreConfig async_store;
   // Where each key was written, by path: "workers", "admin.address", "listeners[0].name",
   // "listeners[0].routes[1].match.prefix", "clusters[2].endpoints[0]", ... Filled by the loader,
   // empty for configs built in code; validate() uses it to point errors at the offending value.

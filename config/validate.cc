@@ -46,6 +46,16 @@ bool isPathPattern(std::string_view path) {
   });
 }
 
+// A host name or IP literal, without port or brackets: what callback_allow lists.
+bool isHost(const std::string& host) {
+  const bool ipv6 = host.find(':') != std::string::npos;
+  return parseHostPort(ipv6 ? "[" + host + "]:1" : host + ":1").has_value();
+}
+
+bool isLowercase(std::string_view text) {
+  return std::none_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
 bool isWildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
 
 bool overlaps(const HostPort& a, const HostPort& b) {
@@ -82,7 +92,7 @@ public:
   explicit Validator(const Config& config) : config_(config) {}
 
   std::optional<ConfigError> run() {
-    if (checkTop() && checkListeners() && checkClusters()) {
+    if (checkTop() && checkAsyncStore() && checkListeners() && checkClusters()) {
       return std::nullopt;
     }
     return std::move(error_);
@@ -225,7 +235,8 @@ private:
                       " (must start with '/', without '?', '#' or spaces)");
     }
     return checkMethods(match, path) && checkHeaders(match, path) &&
-           checkRouteCluster(route, path) && checkRetry(route, path) && checkFallback(route, path);
+           checkRouteCluster(route, path) && checkRetry(route, path) &&
+           checkFallback(route, path) && checkAsync(route, path);
   }
 
   bool checkMethods(const RouteMatch& match, const std::string& path) {
@@ -424,14 +435,109 @@ private:
     return true;
   }
 
+  // ---- async_store, route: async ----
+
+  bool checkAsyncStore() {
+    const AsyncStoreConfig& store = config_.async_store;
+    if (store.backend == AsyncStoreConfig::Backend::Redis) {
+      return fail(at("async_store.backend", at("async_store")),
+                  "backend redis is not available in this build yet (use backend: memory)");
+    }
+    if (store.max_jobs < 1) {
+      return fail(at("async_store.max_jobs", at("async_store")),
+                  "async_store max_jobs must be at least 1");
+    }
+    if (store.max_bytes < kMinAsyncStoreBytes) {
+      return fail(at("async_store.max_bytes", at("async_store")),
+                  "async_store max_bytes must be at least " + formatSize(kMinAsyncStoreBytes) +
+                      ", got " + formatSize(store.max_bytes));
+    }
+    const Mark redis_mark = at("async_store.redis", at("async_store"));
+    if (store.redis.key_prefix.empty()) {
+      return fail(at("async_store.redis.key_prefix", redis_mark),
+                  "redis key_prefix must not be empty");
+    }
+    return checkPort(store.redis.address, at("async_store.redis.address", redis_mark));
+  }
+
+  bool checkAsync(const Route& route, const std::string& path) {
+    if (!route.async) {
+      return true;
+    }
+    const AsyncConfig& async = *route.async;
+    const std::string p = path + ".async";
+    const Mark mark = at(p, async.mark);
+    if (async.after < Duration(1)) {
+      return fail(at(p + ".after", mark), "async after must be at least 1ms");
+    }
+    if (route.timeout > Duration::zero() && async.after >= route.timeout) {
+      return fail(at(p + ".after", mark), "async after (" + formatDuration(async.after) +
+                                              ") must be shorter than the route's timeout (" +
+                                              formatDuration(route.timeout) +
+                                              "), or no request is ever converted");
+    }
+    if (async.retry_after < kMinAsyncRetryAfter) {
+      return fail(at(p + ".retry_after", mark),
+                  "retry_after must be at least 1s (Retry-After counts whole seconds), got " +
+                      formatDuration(async.retry_after));
+    }
+    if (async.retention < async.retry_after) {
+      return fail(at(p + ".retention", mark), "retention (" + formatDuration(async.retention) +
+                                                  ") must not be shorter than retry_after (" +
+                                                  formatDuration(async.retry_after) + ")");
+    }
+    if (async.max_result_bytes < 1 || async.max_result_bytes > config_.async_store.max_bytes) {
+      return fail(at(p + ".max_result_bytes", mark),
+                  "max_result_bytes must be between 1B and async_store max_bytes (" +
+                      formatSize(config_.async_store.max_bytes) + "), got " +
+                      formatSize(async.max_result_bytes));
+    }
+    return checkCallbacks(async, p, mark);
+  }
+
+  bool checkCallbacks(const AsyncConfig& async, const std::string& p, Mark mark) {
+    const Mark header_mark = at(p + ".callback_header", mark);
+    const Mark allow_mark = at(p + ".callback_allow", mark);
+    if (!async.callback_header.empty() && !isHeaderName(async.callback_header)) {
+      return fail(header_mark, "invalid callback_header " + quoted(async.callback_header) +
+                                   " (use a lowercase header name)");
+    }
+    if (!async.callback_header.empty() && async.callback_allow.empty()) {
+      return fail(header_mark, "callback_header needs a non-empty callback_allow (the hosts "
+                               "that callbacks may be sent to)");
+    }
+    if (async.callback_header.empty() && !async.callback_allow.empty()) {
+      return fail(allow_mark, "callback_allow needs callback_header (the request header that "
+                              "carries the callback URL)");
+    }
+    for (size_t k = 0; k < async.callback_allow.size(); ++k) {
+      const std::string& host = async.callback_allow[k];
+      const Mark host_mark = at(index(p + ".callback_allow", k), allow_mark);
+      if (!isHost(host) || !isLowercase(host)) {
+        return fail(host_mark, "invalid host " + quoted(host) +
+                                   " in callback_allow (use a lowercase host name or an IP "
+                                   "address, without port or brackets)");
+      }
+      if (std::find(async.callback_allow.begin(),
+                    async.callback_allow.begin() + static_cast<long>(k),
+                    host) != async.callback_allow.begin() + static_cast<long>(k)) {
+        return fail(host_mark, "duplicate host " + quoted(host) + " in callback_allow");
+      }
+    }
+    return true;
+  }
+
   // ---- cluster: limits, breaker, outlier ----
 
   bool checkClusterResilience(size_t i) {
     const Cluster& cluster = config_.clusters[i];
     const std::string path = index("clusters", i);
     const Mark limits_mark = at(path + ".limits", cluster.mark);
+    // max_pending 0 would refuse every request that has to wait for a connection, the first
+    // one of every connection included: the cluster could never be used.
     const std::pair<const char*, uint32_t> at_least_one[] = {
         {"max_connections", cluster.limits.max_connections},
+        {"max_pending", cluster.limits.max_pending},
         {"max_requests", cluster.limits.max_requests}};
     for (const auto& [key, value] : at_least_one) {
       if (value < 1) {

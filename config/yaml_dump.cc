@@ -92,6 +92,37 @@ void emitFallback(YAML::Emitter& out, const FallbackConfig& fallback) {
   out << YAML::EndMap;
 }
 
+void emitAsync(YAML::Emitter& out, const AsyncConfig& async) {
+  out << YAML::Key << "async" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "after" << YAML::Value << formatDuration(async.after);
+  out << YAML::Key << "when" << YAML::Value << std::string(nameOf(kAsyncWhenNames, async.when));
+  out << YAML::Key << "retry_after" << YAML::Value << formatDuration(async.retry_after);
+  out << YAML::Key << "retention" << YAML::Value << formatDuration(async.retention);
+  out << YAML::Key << "callback_header" << YAML::Value << YAML::DoubleQuoted
+      << async.callback_header;
+  out << YAML::Key << "callback_allow" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const std::string& host : async.callback_allow) {
+    out << YAML::DoubleQuoted << host;
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "queue_while_down" << YAML::Value << boolText(async.queue_while_down);
+  out << YAML::Key << "max_result_bytes" << YAML::Value << formatSize(async.max_result_bytes);
+  out << YAML::EndMap;
+}
+
+void emitAsyncStore(YAML::Emitter& out, const AsyncStoreConfig& store) {
+  out << YAML::Key << "async_store" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "backend" << YAML::Value
+      << std::string(nameOf(kAsyncBackendNames, store.backend));
+  out << YAML::Key << "max_jobs" << YAML::Value << store.max_jobs;
+  out << YAML::Key << "max_bytes" << YAML::Value << formatSize(store.max_bytes);
+  out << YAML::Key << "redis" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "address" << YAML::Value << store.redis.address.toString();
+  out << YAML::Key << "key_prefix" << YAML::Value << YAML::DoubleQuoted << store.redis.key_prefix
+      << YAML::EndMap;
+  out << YAML::EndMap;
+}
+
 void emitRoute(YAML::Emitter& out, const Route& route) {
   out << YAML::BeginMap;
   emitMatch(out, route.match);
@@ -103,6 +134,9 @@ void emitRoute(YAML::Emitter& out, const Route& route) {
   }
   if (route.fallback) {
     emitFallback(out, *route.fallback);
+  }
+  if (route.async) {
+    emitAsync(out, *route.async);
   }
   out << YAML::EndMap;
 }
@@ -220,7 +254,9 @@ std::string dumpConfig(const Config& config) {
   for (const Cluster& cluster : config.clusters) {
     emitCluster(out, cluster);
   }
-  out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::EndSeq;
+  emitAsyncStore(out, config.async_store);
+  out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 

@@ -84,8 +84,8 @@ public:
              {"drain_timeout", [&](const Value& v) { config_.drain_timeout = readDuration(v); }},
              {"access_log", [&](const Value& v) { readAccessLog(v); }},
              {"listeners", [&](const Value& v) { readListeners(v); }},
-             {"clusters", [&](const Value& v) { readClusters(v); }}},
-            {}, {"async_store"});
+             {"clusters", [&](const Value& v) { readClusters(v); }},
+             {"async_store", [&](const Value& v) { readAsyncStore(v); }}});
     return std::move(config_);
   }
 
@@ -97,8 +97,7 @@ private:
   // Checks that `map` is a map whose keys are all known, each given once, and that every
   // `required` key is there; then runs the handlers in file order.
   void readMap(const Value& map, std::string_view what, const Handlers& handlers,
-               std::initializer_list<std::string_view> required = {},
-               std::initializer_list<std::string_view> not_yet = {}) {
+               std::initializer_list<std::string_view> required = {}) {
     if (!map.node.IsMap()) {
       fail(map.mark, "expected a map for " + map.label + ", got " + describe(map.node));
     }
@@ -109,9 +108,6 @@ private:
         fail(toMark(key.Mark()), "keys must be plain names in " + std::string(what));
       }
       const std::string& name = key.Scalar();
-      if (std::find(not_yet.begin(), not_yet.end(), name) != not_yet.end()) {
-        fail(toMark(key.Mark()), "'" + name + "' is not supported yet in this version of Seawall");
-      }
       auto handler = std::find_if(handlers.begin(), handlers.end(),
                                   [&](const auto& h) { return h.first == name; });
       if (handler == handlers.end()) {
@@ -306,8 +302,9 @@ private:
                {"timeout", [&](const Value& x) { route.timeout = readDuration(x); }},
                {"idle_timeout", [&](const Value& x) { route.idle_timeout = readDuration(x); }},
                {"retry", [&](const Value& x) { readRetry(x, route.retry.emplace()); }},
-               {"fallback", [&](const Value& x) { readFallback(x, route.fallback.emplace()); }}},
-              {"match", "cluster"}, {"async"});
+               {"fallback", [&](const Value& x) { readFallback(x, route.fallback.emplace()); }},
+               {"async", [&](const Value& x) { readAsync(x, route.async.emplace()); }}},
+              {"match", "cluster"});
     });
   }
 
@@ -603,6 +600,46 @@ private:
               [&](const Value& x) { outlier.consecutive_failures = readUnsigned<uint32_t>(x); }},
              {"ejection_time", [&](const Value& x) { outlier.ejection_time = readDuration(x); }},
              {"max_ejection", [&](const Value& x) { outlier.max_ejection = readRatio(x); }}});
+  }
+
+  // Case-insensitive names (header names, hosts), stored lowercase.
+  std::string readLowercase(const Value& v) const {
+    std::string text = readString(v);
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return text;
+  }
+
+  void readAsync(const Value& v, AsyncConfig& async) {
+    async.mark = v.mark;
+    readMap(v, "async",
+            {{"after", [&](const Value& x) { async.after = readDuration(x); }},
+             {"when", [&](const Value& x) { async.when = readEnum(x, kAsyncWhenNames); }},
+             {"retry_after", [&](const Value& x) { async.retry_after = readDuration(x); }},
+             {"retention", [&](const Value& x) { async.retention = readDuration(x); }},
+             {"callback_header", [&](const Value& x) { async.callback_header = readLowercase(x); }},
+             {"callback_allow",
+              [&](const Value& x) {
+                readList(x,
+                         [&](const Value& h) { async.callback_allow.push_back(readLowercase(h)); });
+              }},
+             {"queue_while_down", [&](const Value& x) { async.queue_while_down = readBool(x); }},
+             {"max_result_bytes", [&](const Value& x) { async.max_result_bytes = readSize(x); }}},
+            {"after"});
+  }
+
+  void readAsyncStore(const Value& v) {
+    AsyncStoreConfig& store = config_.async_store;
+    readMap(v, "async_store",
+            {{"backend", [&](const Value& x) { store.backend = readEnum(x, kAsyncBackendNames); }},
+             {"max_jobs", [&](const Value& x) { store.max_jobs = readUnsigned<size_t>(x); }},
+             {"max_bytes", [&](const Value& x) { store.max_bytes = readSize(x); }},
+             {"redis", [&](const Value& x) {
+                readMap(x, "redis",
+                        {{"address", [&](const Value& y) { store.redis.address = readAddress(y); }},
+                         {"key_prefix",
+                          [&](const Value& y) { store.redis.key_prefix = readString(y); }}});
+              }}});
   }
 
   Config config_;

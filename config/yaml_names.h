@@ -28,6 +28,11 @@ inline constexpr std::array<EnumName<BreakerConfig::Mode>, 4> kBreakerModeNames{
      {"forced_open", BreakerConfig::Mode::ForcedOpen},
      {"disabled", BreakerConfig::Mode::Disabled},
      {"metrics_only", BreakerConfig::Mode::MetricsOnly}}};
+inline constexpr std::array<EnumName<AsyncConfig::When>, 2> kAsyncWhenNames{
+    {{"always", AsyncConfig::When::Always},
+     {"prefer-respond-async", AsyncConfig::When::PreferRespondAsync}}};
+inline constexpr std::array<EnumName<AsyncStoreConfig::Backend>, 2> kAsyncBackendNames{
+    {{"memory", AsyncStoreConfig::Backend::Memory}, {"redis", AsyncStoreConfig::Backend::Redis}}};
 
 template <typename E, size_t N>
 constexpr std::string_view nameOf(const std::array<EnumName<E>, N>& table, E value) {

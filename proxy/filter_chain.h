@@ -24,6 +24,8 @@ public:
   virtual void retryAttempt(std::chrono::milliseconds delay) = 0;
   virtual bool switchCluster(const std::string& cluster) = 0;
   virtual void resetStream(std::string_view reason) = 0;
+  virtual bool detachDownstreamFrom(size_t index, ResponseHead head, std::string body) = 0;
+  virtual void bindJob(const std::string& id) = 0;
   virtual RequestHead& attemptRequest() = 0;
   virtual std::unique_ptr<Timer> createTimer(std::function<void()> on_fire) = 0;
   virtual std::chrono::steady_clock::time_point now() const = 0;
@@ -71,6 +73,10 @@ private:
     void retryAttempt(std::chrono::milliseconds delay) override;
     bool switchCluster(const std::string& cluster) override;
     void resetStream(std::string_view reason) override;
+    bool detachDownstream(ResponseHead head, std::string body) override {
+      return chain_.stream_.detachDownstreamFrom(index_, std::move(head), std::move(body));
+    }
+    void bindJob(const std::string& id) override { chain_.stream_.bindJob(id); }
     RequestHead& attemptRequest() override { return chain_.stream_.attemptRequest(); }
     std::unique_ptr<Timer> createTimer(std::function<void()> on_fire) override {
       return chain_.stream_.createTimer(std::move(on_fire));

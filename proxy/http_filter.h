@@ -87,10 +87,11 @@ struct StreamInfo {
   ClusterRuntime* cluster_runtime = nullptr;
   RouteRuntime* route_runtime = nullptr;
   bool grpc = false;
-  uint32_t attempts = 0;         // attempts started so far
-  bool request_complete = false; // the whole request (body, trailers) has been received
-  bool body_kept = true;         // the whole body is kept for replay (false past request_buffer)
-  bool response_started = false; // response headers went downstream
+  uint32_t attempts = 0;            // attempts started so far
+  bool request_complete = false;    // the whole request (body, trailers) has been received
+  bool body_kept = true;            // the whole body is kept for replay (false past request_buffer)
+  bool response_started = false;    // response headers went downstream
+  bool downstream_detached = false; // detachDownstream() answered the client (202 conversion)
   std::optional<AttemptResult> last_attempt;
   ResponseSource response_source = ResponseSource::Upstream;
   std::string local_reason; // x-seawall-reason of the local reply passing through, else empty
@@ -122,6 +123,15 @@ public:
   virtual bool switchCluster(const std::string& cluster) = 0;
   // Aborts both sides (a timeout after the response started): the client sees a reset.
   virtual void resetStream(std::string_view reason) = 0;
+  // 202 conversion: sends `head` and `body` to the client now, as the whole response, and keeps
+  // the exchange running without it. The rest of the response (the upstream's, or a local reply
+  // such as timeout-request) still goes through filters i-1 .. 0 and filter i itself (the caller
+  // observes it: info().downstream_detached is true), but nothing more is sent downstream.
+  // False (nothing done) once the response started or the client is gone.
+  virtual bool detachDownstream(ResponseHead head, std::string body) = 0;
+  // Binds this exchange to job `id`, so that DELETE /.seawall/jobs/<id> (on any worker) aborts
+  // it. Unbound when the exchange ends.
+  virtual void bindJob(const std::string& id) = 0;
   // The headers the current attempt sends (valid in onAttemptStart; changes apply to it).
   virtual RequestHead& attemptRequest() = 0;
   virtual std::unique_ptr<Timer> createTimer(std::function<void()> on_fire) = 0;

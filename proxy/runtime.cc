@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "filters/async_202/async_filter.h"
+#include "filters/async_202/memory_job_store.h"
 #include "filters/circuit_breaker/breaker_filter.h"
 #include "filters/concurrency_limits/limits_filter.h"
 #include "filters/fallback/fallback_filter.h"
@@ -16,8 +18,14 @@ bool hasBreaker(const config::Config& config, const std::string& cluster) {
   return c != nullptr && c->breaker.has_value();
 }
 
-std::unique_ptr<RouteRuntime> buildRoute(const config::Config& config, const config::Route& route) {
+std::unique_ptr<RouteRuntime> buildRoute(const config::Config& config, const config::Route& route,
+                                         filters::async_202::JobStore& jobs) {
   auto rt = std::make_unique<RouteRuntime>();
+  if (route.async) {
+    // First: it sees the final response, after retries and fallbacks, and owns the job.
+    rt->factories.push_back(std::make_unique<filters::async_202::AsyncFilterFactory>(
+        filters::async_202::AsyncPolicy::fromConfig(*route.async), &jobs));
+  }
   if (route.fallback) {
     if (route.fallback->kind == config::FallbackConfig::Kind::LastGood) {
       rt->last_good = std::make_unique<filters::fallback::LastGoodCache>(
@@ -51,12 +59,16 @@ std::unique_ptr<RouteRuntime> buildRoute(const config::Config& config, const con
 } // namespace
 
 Runtime::Runtime(const config::Config& config) {
+  filters::async_202::JobStoreLimits limits;
+  limits.max_jobs = config.async_store.max_jobs;
+  limits.max_bytes = config.async_store.max_bytes;
+  job_store_ = std::make_unique<filters::async_202::MemoryJobStore>(limits);
   for (const config::Cluster& c : config.clusters) {
     clusters_.emplace(c.name, std::make_unique<ClusterRuntime>(c));
   }
   for (const config::Listener& l : config.listeners) {
     for (const config::Route& r : l.routes) {
-      routes_.emplace(&r, buildRoute(config, r));
+      routes_.emplace(&r, buildRoute(config, r, *job_store_));
     }
   }
 }
@@ -71,6 +83,22 @@ ClusterRuntime* Runtime::cluster(const std::string& name) const {
 RouteRuntime* Runtime::route(const config::Route* route) const {
   auto it = routes_.find(route);
   return it != routes_.end() ? it->second.get() : nullptr;
+}
+
+void Runtime::registerJob(const std::string& id, Worker* worker) {
+  std::lock_guard<std::mutex> lock(jobs_mutex_);
+  job_owners_[id] = worker;
+}
+
+void Runtime::unregisterJob(const std::string& id) {
+  std::lock_guard<std::mutex> lock(jobs_mutex_);
+  job_owners_.erase(id);
+}
+
+Worker* Runtime::jobOwner(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(jobs_mutex_);
+  auto it = job_owners_.find(id);
+  return it != job_owners_.end() ? it->second : nullptr;
 }
 
 std::vector<ClusterRuntime*> Runtime::clusters() const {

@@ -6,11 +6,13 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
+#include "filters/async_202/job_store.h"
 #include "filters/fallback/last_good_cache.h"
 #include "filters/retry/retry_budget.h"
 #include "proxy/http_filter.h"
@@ -18,8 +20,10 @@
 
 namespace seawall::proxy {
 
+class Worker;
+
 struct RouteRuntime {
-  // In chain order: fallback, timeout, retry, circuit breaker, limits.
+  // In chain order: async_202, fallback, timeout, retry, circuit breaker, limits.
   std::vector<std::unique_ptr<FilterFactory>> factories;
   std::unique_ptr<filters::retry::RetryBudget> retry_budget;
   std::unique_ptr<filters::fallback::LastGoodCache> last_good;
@@ -39,9 +43,18 @@ public:
   RouteRuntime* route(const config::Route* route) const;
   std::vector<ClusterRuntime*> clusters() const;
 
+  // 202 conversion: the job store (memory backend), and which worker runs each job in flight.
+  filters::async_202::JobStore& jobStore() { return *job_store_; }
+  void registerJob(const std::string& id, Worker* worker);
+  void unregisterJob(const std::string& id);
+  Worker* jobOwner(const std::string& id) const;
+
 private:
   std::map<std::string, std::unique_ptr<ClusterRuntime>> clusters_;
   std::unordered_map<const config::Route*, std::unique_ptr<RouteRuntime>> routes_;
+  std::unique_ptr<filters::async_202::JobStore> job_store_;
+  mutable std::mutex jobs_mutex_;
+  std::unordered_map<std::string, Worker*> job_owners_; // guarded by jobs_mutex_
 };
 
 } // namespace seawall::proxy

@@ -39,6 +39,7 @@ Server::~Server() {
   }
   signals_.clear();
   dns_timer_.reset();
+  job_expiry_timer_.reset();
   drain_timer_.reset();
   dispatcher_->flush();
   mailbox_.reset();
@@ -71,6 +72,13 @@ bool Server::start(std::string& error) {
   sources.metrics = &metrics_;
   sources.cluster_runtimes = [this] { return runtime_->clusters(); };
   metrics_.setClusterRuntimes([this] { return runtime_->clusters(); });
+  metrics_.setJobStore(&runtime_->jobStore());
+  // Jobs of 202 conversion expire `retention` after acceptance; sweep them once a second.
+  job_expiry_timer_ = dispatcher_->createTimer([this] {
+    runtime_->jobStore().expire(std::chrono::system_clock::now());
+    job_expiry_timer_->enable(std::chrono::seconds(1));
+  });
+  job_expiry_timer_->enable(std::chrono::seconds(1));
   admin_handler_ = std::make_unique<admin::AdminHandler>(std::move(sources));
   admin_server_ = std::make_unique<admin::AdminServer>(*dispatcher_, *admin_handler_);
   if (!admin_server_->listen(config_->admin.address, error)) {

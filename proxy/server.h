@@ -60,6 +60,7 @@ private:
   std::unique_ptr<WorkerMailbox> mailbox_; // workers report back through it
   stats::Metrics metrics_;
   std::unique_ptr<Runtime> runtime_; // before the workers: they hold references into it
+  std::unique_ptr<Timer> job_expiry_timer_;
   std::unique_ptr<AccessLog> access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<admin::AdminHandler> admin_handler_;

@@ -76,6 +76,9 @@ Stream::Stream(Worker& worker, ListenerContext& listener, ServerStream& downstre
 }
 
 Stream::~Stream() {
+  if (!job_id_.empty() && !finished_) {
+    worker_.unbindJob(job_id_);
+  }
   // Filters release their slots in their destructors and may read the stream while doing so:
   // they go first, while every other member is still alive.
   chain_.reset();
@@ -104,6 +107,10 @@ void Stream::onRequestHeaders(RequestHead&& head, bool end_stream) {
   request_ = std::move(head);
   info_.request_complete = end_stream;
   info_.grpc = isGrpcRequest(request_);
+  if (request_.path.starts_with(kJobPathPrefix)) {
+    handleJobRequest();
+    return;
+  }
   route_ = matchRoute(listener_.config.routes, request_);
   if (route_ == nullptr) {
     LocalReply reply{404, "no-route", "no route for " + request_.method + " " + request_.path, {}};
@@ -302,7 +309,7 @@ void Stream::replyFrom(size_t index, const LocalReply& reply) {
     backoff_pending_ = false;
     backoff_timer_->disable();
   }
-  if (downstream_ == nullptr) {
+  if (!responseWanted()) {
     maybeFinish();
     return;
   }
@@ -323,7 +330,7 @@ void Stream::respondFrom(size_t index, ResponseHead head, std::string body) {
     backoff_pending_ = false;
     backoff_timer_->disable();
   }
-  if (downstream_ == nullptr) {
+  if (!responseWanted()) {
     maybeFinish();
     return;
   }
@@ -361,7 +368,7 @@ void Stream::sendLocalResponse(size_t from, ResponseHead head, std::string body,
     }
   }
   sendDownstreamHeaders(std::move(head), end);
-  if (!end && downstream_ != nullptr) {
+  if (!end && responseWanted()) {
     EvBufferPtr buf = makeEvBuffer();
     evbuffer_add(buf.get(), body.data(), body.size());
     bytes_out_ += body.size();
@@ -375,12 +382,15 @@ void Stream::sendLocalResponse(size_t from, ResponseHead head, std::string body,
 
 void Stream::sendDownstreamHeaders(ResponseHead&& head, bool end_stream) {
   info_.response_started = true;
-  status_ = head.status;
   ServerStream* ds = downstream_;
   if (end_stream) {
     response_complete_ = true;
     downstreamDone();
   }
+  if (ds == nullptr) { // converted to a job: the client already has its 202
+    return;
+  }
+  status_ = head.status;
   ds->sendHeaders(std::move(head), end_stream);
 }
 
@@ -389,6 +399,10 @@ void Stream::sendDownstreamData(evbuffer* data, bool end_stream) {
   if (end_stream) {
     response_complete_ = true;
     downstreamDone();
+  }
+  if (ds == nullptr) {
+    evbuffer_drain(data, evbuffer_get_length(data));
+    return;
   }
   ds->sendData(data, end_stream);
   if (!end_stream && upstream_ != nullptr && !upstream_read_disabled_ && ds->writeBlocked()) {
@@ -401,7 +415,47 @@ void Stream::sendDownstreamTrailers(HeaderMap&& trailers) {
   ServerStream* ds = downstream_;
   response_complete_ = true;
   downstreamDone();
-  ds->sendTrailers(std::move(trailers));
+  if (ds != nullptr) {
+    ds->sendTrailers(std::move(trailers));
+  }
+}
+
+bool Stream::detachDownstreamFrom(size_t /*index*/, ResponseHead head, std::string body) {
+  if (info_.response_started || downstream_ == nullptr || finished_ || !info_.request_complete) {
+    return false; // (an unfinished request body could not follow the client's connection)
+  }
+  // The client gets its answer now; the exchange goes on for the job (the filter that asked is
+  // first in the chain and sees every later response event).
+  status_ = head.status;
+  if (!body.empty() && !head.headers.has("content-length")) {
+    head.headers.add("content-length", std::to_string(body.size()));
+  }
+  ServerStream* ds = downstream_;
+  downstreamDone();
+  info_.downstream_detached = true;
+  if (downstream_read_disabled_) {
+    downstream_read_disabled_ = false; // the codec forgets the stream; nothing to re-enable
+  }
+  if (body.empty()) {
+    ds->sendHeaders(std::move(head), true);
+  } else {
+    ds->sendHeaders(std::move(head), false);
+    EvBufferPtr buf = makeEvBuffer();
+    evbuffer_add(buf.get(), body.data(), body.size());
+    bytes_out_ += body.size();
+    ds->sendData(buf.get(), true);
+  }
+  return true;
+}
+
+void Stream::bindJob(const std::string& id) {
+  job_id_ = id;
+  worker_.bindJob(id, *this);
+}
+
+void Stream::cancelJob() {
+  reason_ = "job-cancelled";
+  resetStream("job-cancelled");
 }
 
 void Stream::resetDownstream(std::string_view reason) {
@@ -422,6 +476,9 @@ void Stream::maybeFinish() {
     return;
   }
   finished_ = true;
+  if (!job_id_.empty()) {
+    worker_.unbindJob(job_id_);
+  }
   if (attempt_active_) {
     abortAttempt(AttemptFailure::Cancelled);
   }

@@ -32,6 +32,9 @@ namespace stats {
 class RequestStats;
 }
 
+// Where clients poll the jobs of 202 conversion.
+inline constexpr std::string_view kJobPathPrefix = "/.seawall/jobs/";
+
 class Stream : public Deletable,
                public ServerStreamCallbacks,
                public UpstreamRequester,
@@ -68,7 +71,11 @@ public:
   void retryAttempt(std::chrono::milliseconds delay) override;
   bool switchCluster(const std::string& cluster) override;
   void resetStream(std::string_view reason) override;
+  bool detachDownstreamFrom(size_t index, ResponseHead head, std::string body) override;
+  void bindJob(const std::string& id) override;
   RequestHead& attemptRequest() override { return request_; }
+  // DELETE /.seawall/jobs/<id> reached the worker running this job: abort the upstream call.
+  void cancelJob();
   std::unique_ptr<Timer> createTimer(std::function<void()> on_fire) override;
   std::chrono::steady_clock::time_point now() const override;
   Random& random() override;
@@ -77,6 +84,14 @@ public:
   std::string logPrefix() const override;
 
 private:
+  // ---- /.seawall/jobs/ endpoints (stream_jobs.cc) ----
+  void handleJobRequest();
+  void answerJob(int status, std::string content_type, std::string body,
+                 std::vector<std::pair<std::string, std::string>> headers = {});
+
+  // A response is still wanted: by the client, or by the job it was converted to.
+  bool responseWanted() const { return downstream_ != nullptr || info_.downstream_detached; }
+
   // ---- downstream side, chain plumbing (stream.cc) ----
   void runRequestHeaders(size_t from);
   void rewriteRequestHeaders();
@@ -140,6 +155,7 @@ private:
   std::unique_ptr<Timer> backoff_timer_; // a retry (or cluster switch) waiting to start
   size_t response_from_ = 0;             // chain position the response in flight started from
   std::string endpoint_;
+  std::string job_id_; // bound by the 202-conversion filter
   std::string reason_; // x-seawall-reason of a local reply, or why it ended
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;

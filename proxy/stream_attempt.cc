@@ -79,7 +79,7 @@ bool countsForOutlier(const AttemptResult& r) {
 } // namespace
 
 void Stream::startAttempt() {
-  if (finished_ || downstream_ == nullptr) {
+  if (finished_ || !responseWanted()) {
     maybeFinish();
     return;
   }
@@ -169,7 +169,7 @@ void Stream::onResponseHeaders(ResponseHead&& head, bool end_stream) {
     upstreamDone();
     endAttempt(attempt_);
   }
-  if (downstream_ == nullptr) {
+  if (!responseWanted()) {
     maybeFinish();
     return;
   }
@@ -192,7 +192,7 @@ void Stream::onResponseData(evbuffer* data, bool end_stream) {
     upstreamDone();
     endAttempt(attempt_);
   }
-  if (downstream_ == nullptr) {
+  if (!responseWanted()) {
     evbuffer_drain(data, evbuffer_get_length(data));
     maybeFinish();
     return;
@@ -210,7 +210,7 @@ void Stream::onResponseTrailers(HeaderMap&& trailers) {
   }
   upstreamDone();
   endAttempt(attempt_);
-  if (downstream_ == nullptr) {
+  if (!responseWanted()) {
     maybeFinish();
     return;
   }
@@ -226,7 +226,7 @@ void Stream::onUpstreamReset(UpstreamFailure why) {
   if (cluster_ != nullptr) {
     cluster_->stats().upstreamFailure(toString(why));
   }
-  if (info_.response_started || downstream_ == nullptr) {
+  if (info_.response_started || !responseWanted()) {
     AttemptResult r = attempt_;
     r.failure = AttemptFailure::Reset;
     endAttempt(r);
@@ -268,7 +268,7 @@ void Stream::attemptFailed(AttemptFailure why, const LocalReply& reply) {
   AttemptResult r = attempt_;
   r.failure = why;
   endAttempt(r);
-  if (downstream_ == nullptr) {
+  if (!responseWanted()) {
     maybeFinish();
     return;
   }
@@ -346,7 +346,7 @@ void Stream::scheduleAttempt(std::chrono::milliseconds delay) {
 }
 
 void Stream::retryAttempt(std::chrono::milliseconds delay) {
-  if (info_.response_started || downstream_ == nullptr || finished_) {
+  if (info_.response_started || !responseWanted() || finished_) {
     return;
   }
   abortAttempt(AttemptFailure::Cancelled);
@@ -355,7 +355,7 @@ void Stream::retryAttempt(std::chrono::milliseconds delay) {
 }
 
 bool Stream::switchCluster(const std::string& cluster) {
-  if (info_.response_started || downstream_ == nullptr || finished_ || !info_.body_kept) {
+  if (info_.response_started || !responseWanted() || finished_ || !info_.body_kept) {
     return false;
   }
   WorkerCluster* target = worker_.cluster(cluster);

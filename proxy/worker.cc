@@ -62,6 +62,23 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> snapshot,
 
 RouteRuntime* Worker::routeRuntime(const config::Route* route) { return runtime_.route(route); }
 
+void Worker::bindJob(const std::string& id, Stream& stream) {
+  jobs_[id] = &stream;
+  runtime_.registerJob(id, this);
+}
+
+void Worker::unbindJob(const std::string& id) {
+  jobs_.erase(id);
+  runtime_.unregisterJob(id);
+}
+
+void Worker::cancelJob(const std::string& id) {
+  auto it = jobs_.find(id);
+  if (it != jobs_.end()) {
+    it->second->cancelJob();
+  }
+}
+
 Worker::~Worker() {
   join();
   connections_.clear();

@@ -78,6 +78,12 @@ public:
   void setEndpoints(const std::string& cluster, const std::vector<ResolvedEndpoint>& endpoints);
   ServerStreamCallbacks& createStream(ListenerContext& listener, ServerStream& downstream);
   void streamDone(Stream& stream);
+  // 202 conversion: which stream runs job `id` on this worker (for DELETE /.seawall/jobs/<id>).
+  void bindJob(const std::string& id, Stream& stream);
+  void unbindJob(const std::string& id);
+  // Aborts the upstream call of job `id` if it runs here (posted by the worker that got DELETE).
+  void cancelJob(const std::string& id);
+  Runtime& runtime() { return runtime_; }
   void connectionClosed(DownstreamConnection& connection);
   std::string newRequestId();
   // The request counters of (listener, route's cluster), resolved once per route and cached:
@@ -106,6 +112,7 @@ private:
   std::unordered_map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
   std::unordered_map<DownstreamConnection*, std::unique_ptr<DownstreamConnection>> connections_;
   std::unordered_map<Stream*, std::unique_ptr<Stream>> streams_;
+  std::unordered_map<std::string, Stream*> jobs_; // job id -> the stream running it
   // Keyed by route, or by listener (as a const void*) for requests that matched no route.
   std::unordered_map<const void*, stats::RequestStats*> request_stats_;
   std::function<void()> on_drained_;

@@ -1,6 +1,7 @@
 #include "proxy/stats/metrics.h"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <map>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
 
+#include "filters/async_202/job_store.h"
 #include "filters/retry/retry_decision.h"
 #include "proxy/upstream/cluster_runtime.h"
 
@@ -392,6 +394,52 @@ size_t Metrics::workerCount() const {
   return workers_.size();
 }
 
+namespace {
+
+void emitJobStore(const filters::async_202::JobStore& store, std::vector<MetricFamily>& out) {
+  using filters::async_202::JobState;
+  auto jobs = family("seawall_async_jobs", "Jobs of 202 conversion in the store now, by state.",
+                     MetricType::Gauge);
+  for (JobState s : {JobState::Processing, JobState::Completed, JobState::Failed}) {
+    std::string state(filters::async_202::toString(s));
+    std::transform(state.begin(), state.end(), state.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    jobs.metric.push_back(
+        valueMetric({{"state", state}}, MetricType::Gauge, static_cast<double>(store.jobs(s))));
+  }
+  out.push_back(std::move(jobs));
+  const filters::async_202::JobStore::Counters c = store.counters();
+  auto total = family("seawall_async_jobs_total",
+                      "Jobs of 202 conversion by outcome: accepted, rejected (store full), "
+                      "completed, failed, result_too_large (also in failed), expired.",
+                      MetricType::Counter);
+  const std::array<std::pair<const char*, uint64_t>, 6> outcomes = {{
+      {"accepted", c.accepted},
+      {"rejected", c.rejected},
+      {"completed", c.completed},
+      {"failed", c.failed},
+      {"result_too_large", c.result_too_large},
+      {"expired", c.expired},
+  }};
+  for (const auto& [name, value] : outcomes) {
+    total.metric.push_back(
+        valueMetric({{"outcome", name}}, MetricType::Counter, static_cast<double>(value)));
+  }
+  out.push_back(std::move(total));
+  auto bytes =
+      family("seawall_async_store_bytes",
+             "Bytes the job store accounts for (jobs and their results).", MetricType::Gauge);
+  bytes.metric.push_back(valueMetric({}, MetricType::Gauge, static_cast<double>(store.bytes())));
+  out.push_back(std::move(bytes));
+}
+
+} // namespace
+
+void Metrics::setJobStore(const filters::async_202::JobStore* store) {
+  std::lock_guard lock(mutex_);
+  job_store_ = store;
+}
+
 void Metrics::setClusterRuntimes(ClusterRuntimeSource source) {
   std::lock_guard lock(mutex_);
   runtimes_ = std::move(source);
@@ -400,12 +448,14 @@ void Metrics::setClusterRuntimes(ClusterRuntimeSource source) {
 std::vector<MetricFamily> Metrics::Collect() const {
   Totals totals;
   ClusterRuntimeSource source;
+  const filters::async_202::JobStore* job_store = nullptr;
   {
     std::lock_guard lock(mutex_);
     for (const auto& shard : workers_) {
       addShard(*shard, totals);
     }
     source = runtimes_;
+    job_store = job_store_;
   }
   std::vector<ClusterRuntime*> runtimes;
   if (source) {
@@ -427,6 +477,9 @@ std::vector<MetricFamily> Metrics::Collect() const {
   emitResilience(totals.resilience, shards);
   emitBreakers(runtimes, shards);
   emitClusterRuntimes(runtimes, shards);
+  if (job_store != nullptr) {
+    emitJobStore(*job_store, shards);
+  }
   std::vector<MetricFamily> out;
   mergeFamilies(registry_->Collect(), out);
   mergeFamilies(std::move(shards), out);

@@ -23,6 +23,10 @@ namespace seawall::proxy {
 class ClusterRuntime;
 }
 
+namespace seawall::filters::async_202 {
+class JobStore;
+}
+
 namespace seawall::proxy::stats {
 
 // The clusters' shared runtimes, as of now. Called at scrape time on the scraping thread (the
@@ -48,6 +52,9 @@ public:
   // Where scrapes read the breaker, limit and outlier series from (none until set). Call on the
   // main thread; a later call replaces the source.
   void setClusterRuntimes(ClusterRuntimeSource source);
+  // The 202-conversion job store whose gauges and counters scrapes read (none until set). It
+  // must outlive this object's scrapes.
+  void setJobStore(const filters::async_202::JobStore* store);
 
   // For metrics written on the main thread only (prometheus-cpp's own Counter/Gauge).
   prometheus::Registry& registry() { return *registry_; }
@@ -63,6 +70,7 @@ private:
   mutable std::mutex mutex_; // guards workers_ (the list, not the shards) and runtimes_
   std::vector<std::unique_ptr<WorkerStats>> workers_;
   ClusterRuntimeSource runtimes_;
+  const filters::async_202::JobStore* job_store_ = nullptr; // guarded by mutex_
 };
 
 } // namespace seawall::proxy::stats

@@ -211,7 +211,7 @@ TEST(ResilienceLoadTest, ClusterKeysLand) {
   const Config config = expectConfig(loadConfigString(
       configWith(
           "",
-          R"(    limits: { max_connections: 10, max_pending: 0, max_requests: 20, max_retries: 0 }
+          R"(    limits: { max_connections: 10, max_pending: 1, max_requests: 20, max_retries: 0 }
     breaker:
       window: { size: 30s, type: time }
       minimum_calls: 4
@@ -227,7 +227,7 @@ TEST(ResilienceLoadTest, ClusterKeysLand) {
       "x.yaml"));
   const Cluster& cluster = config.clusters.at(0);
   EXPECT_EQ(cluster.limits.max_connections, 10u);
-  EXPECT_EQ(cluster.limits.max_pending, 0u);
+  EXPECT_EQ(cluster.limits.max_pending, 1u);
   EXPECT_EQ(cluster.limits.max_requests, 20u);
   EXPECT_EQ(cluster.limits.max_retries, 0u);
   ASSERT_TRUE(cluster.breaker.has_value());

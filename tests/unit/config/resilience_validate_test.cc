@@ -234,7 +234,7 @@ TEST(ResilienceValidateTest, EdgeValuesAreAccepted) {
            route("fallback: { status: 599, body: \"\" }"),
            route("fallback: { status: 204 }"),
            route("fallback: { cluster: d, on_upstream_5xx: false }"),
-           cluster("limits: { max_pending: 0, max_retries: 0 }"),
+           cluster("limits: { max_pending: 1, max_retries: 0 }"),
            cluster("breaker: { window: { size: 1 }, minimum_calls: 1, half_open_calls: 1 }"),
            cluster("breaker: { window: { type: time, size: 10ms }, failure_rate: 100% }"),
            cluster("breaker: { failure_on: [] }"),

@@ -141,7 +141,7 @@ TEST(YamlLoaderTest, DemoExampleLoads) {
   ASSERT_EQ(config.listeners.size(), 1u);
   EXPECT_EQ(config.listeners[0].name, "demo");
   EXPECT_EQ(config.listeners[0].address.toString(), "127.0.0.1:15001");
-  ASSERT_EQ(config.listeners[0].routes.size(), 4u);
+  ASSERT_EQ(config.listeners[0].routes.size(), 5u);
   EXPECT_EQ(config.listeners[0].routes[0].match.prefix, "/h2/");
   EXPECT_EQ(config.listeners[0].routes[0].cluster, "demo-h2");
   EXPECT_EQ(config.listeners[0].routes[1].match.prefix, "/offline/");
@@ -153,8 +153,12 @@ TEST(YamlLoaderTest, DemoExampleLoads) {
   EXPECT_TRUE(flaky.fallback.has_value());
   ASSERT_NE(config.findCluster("flaky"), nullptr);
   EXPECT_TRUE(config.findCluster("flaky")->breaker.has_value());
-  EXPECT_EQ(config.listeners[0].routes[3].match.prefix, "/");
-  EXPECT_EQ(config.listeners[0].routes[3].cluster, "demo");
+  const Route& stock = config.listeners[0].routes[3];
+  EXPECT_EQ(stock.match.prefix, "/stock/");
+  ASSERT_TRUE(stock.async.has_value());
+  EXPECT_EQ(stock.async->after, Duration(500));
+  EXPECT_EQ(config.listeners[0].routes[4].match.prefix, "/");
+  EXPECT_EQ(config.listeners[0].routes[4].cluster, "demo");
   ASSERT_NE(config.findCluster("offline"), nullptr);
   EXPECT_EQ(config.findCluster("offline")->connect_timeout, Duration(100));
   ASSERT_NE(config.findCluster("demo-h2"), nullptr);
@@ -292,13 +296,13 @@ TEST(YamlLoaderTest, ErrorsPointAtTheOffendingNode) {
 )",
        6, 9,
        "unknown key 'timout' in route (expected one of: match, cluster, timeout, idle_timeout, "
-       "retry, fallback)"},
+       "retry, fallback, async)"},
       {"listeners: []\nclusters:\n  - name: c\n    connect_timeout: 5 seconds\n", 4, 22,
        "invalid duration '5 seconds' (use a number and a unit: 250ms, 3s, 5m)"},
       {"drain_timeout: 15\n", 1, 16, "invalid duration '15'"},
       {"workers: 2\nworker: 3\n", 2, 1,
        "unknown key 'worker' in top level (expected one of: admin, workers, drain_timeout, "
-       "access_log, listeners, clusters)"},
+       "access_log, listeners, clusters, async_store)"},
       {"workers: 2\nworkers: 3\n", 2, 1, "duplicate key 'workers' in top level"},
       {"workers: 0\n", 1, 10, "workers must be 'auto' or between 1 and 256, got 0"},
       {"workers: many\n", 1, 10, "invalid number 'many' for 'workers'"},
@@ -368,25 +372,22 @@ TEST(YamlLoaderTest, ErrorsPointAtTheOffendingNode) {
   }
 }
 
-struct NotYetCase {
-  std::string yaml;
-  std::string key;
-  int line;
-  int column;
-};
-
-TEST(YamlLoaderTest, AsyncKeysAreNotSupportedYet) {
-  const std::string route = "listeners:\n  - name: l\n    address: 127.0.0.1:1\n    routes:\n"
-                            "      - match: { prefix: / }\n        cluster: c\n";
-  const std::vector<NotYetCase> cases = {
-      {route + "        async: { after: 500ms }\n", "async", 7, 9},
-      {"workers: 1\nasync_store: { backend: memory }\n", "async_store", 2, 1},
-  };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.key);
-    EXPECT_TRUE(failsAt(c.yaml, c.line, c.column,
-                        "'" + c.key + "' is not supported yet in this version of Seawall"));
-  }
+// 202 conversion is configurable: `async` on a route and `async_store` at the top level load
+// (async_config_test.cc has the details).
+TEST(YamlLoaderTest, AsyncKeysAreAccepted) {
+  const std::string minimal = kMinimal;
+  const size_t clusters = minimal.find("clusters:");
+  const std::string yaml =
+      std::string(minimal).insert(clusters, "        async: { after: 500ms }\n") +
+      "async_store: { backend: memory, max_jobs: 10 }\n";
+  const Config config = expectConfig(loadConfigString(yaml, "x.yaml"));
+  ASSERT_TRUE(config.listeners[0].routes[0].async.has_value());
+  EXPECT_EQ(config.listeners[0].routes[0].async->after, milliseconds(500));
+  EXPECT_EQ(config.async_store.max_jobs, 10u);
+  EXPECT_TRUE(failsAt(std::string(minimal).insert(clusters, "        asynch: { after: 500ms }\n"),
+                      7, 9,
+                      "unknown key 'asynch' in route (expected one of: match, cluster, timeout, "
+                      "idle_timeout, retry, fallback, async)"));
 }
 
 } // namespace

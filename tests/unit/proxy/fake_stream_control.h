@@ -47,6 +47,15 @@ public:
     return switch_result;
   }
   void resetStream(std::string_view reason) override { resets.emplace_back(reason); }
+  bool detachDownstream(ResponseHead head, std::string body) override {
+    if (!detach_result) {
+      return false;
+    }
+    detached.push_back({std::move(head), std::move(body)});
+    info_.downstream_detached = true;
+    return true;
+  }
+  void bindJob(const std::string& id) override { bound_jobs.push_back(id); }
   RequestHead& attemptRequest() override { return attempt_request; }
   std::unique_ptr<Timer> createTimer(std::function<void()> on_fire) override {
     auto record = std::make_shared<FakeTimer>();
@@ -80,6 +89,9 @@ public:
   std::vector<std::string> switched;
   bool switch_result = true;
   std::vector<std::string> resets;
+  std::vector<Response> detached; // what detachDownstream() sent
+  bool detach_result = true;
+  std::vector<std::string> bound_jobs;
   RequestHead attempt_request;
   std::map<std::string, stats::ClusterStats> cluster_stats;
   std::vector<std::shared_ptr<FakeTimer>> timers;

@@ -94,6 +94,11 @@ public:
     return switch_result;
   }
   void resetStream(std::string_view reason) override { resets.emplace_back(reason); }
+  bool detachDownstreamFrom(size_t index, ResponseHead /*head*/, std::string /*body*/) override {
+    detached_from.push_back(index);
+    return true;
+  }
+  void bindJob(const std::string& id) override { bound_jobs.push_back(id); }
   RequestHead& attemptRequest() override { return attempt_request; }
   // Chain tests need no timers.
   std::unique_ptr<Timer> createTimer(std::function<void()> /*on_fire*/) override {
@@ -119,6 +124,8 @@ public:
   std::vector<std::string> switched;
   bool switch_result = false;
   std::vector<std::string> resets;
+  std::vector<size_t> detached_from;
+  std::vector<std::string> bound_jobs;
   std::vector<std::string> stats_asked;
   int timers_requested = 0;
   RequestHead attempt_request;
