@@ -23,6 +23,10 @@
 #include "proxy/http_filter.h"
 #include "proxy/upstream/connection_pool.h"
 
+namespace seawall::filters::async_202 {
+struct JobView;
+}
+
 namespace seawall::proxy {
 
 class Worker;
@@ -86,6 +90,7 @@ public:
 private:
   // ---- /.seawall/jobs/ endpoints (stream_jobs.cc) ----
   void handleJobRequest();
+  int64_t pollRetryAfter(const filters::async_202::JobView& job) const;
   void answerJob(int status, std::string content_type, std::string body,
                  std::vector<std::pair<std::string, std::string>> headers = {});
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "filters/async_202/job_store.h"
+#include "proxy/router.h"
 #include "proxy/runtime.h"
 #include "proxy/stream.h"
 #include "proxy/worker.h"
@@ -66,6 +67,16 @@ void Stream::answerJob(int status, std::string content_type, std::string body,
   sendLocalResponse(0, std::move(head), std::move(body), ResponseSource::Filter);
 }
 
+// The route's `retry_after` for polls of a pending job: the route this listener gives the job's
+// method and path (the job was made by it, in the usual one-listener sidecar); 1s otherwise.
+int64_t Stream::pollRetryAfter(const JobView& job) const {
+  RequestHead probe;
+  probe.method = job.method;
+  probe.path = job.path;
+  const config::Route* route = matchRoute(listener_.config.routes, probe);
+  return route != nullptr && route->async ? route->async->retryAfterSeconds() : 1;
+}
+
 void Stream::handleJobRequest() {
   std::string_view rest = std::string_view(request_.path).substr(kJobPathPrefix.size());
   rest = rest.substr(0, rest.find('?'));
@@ -121,7 +132,8 @@ void Stream::handleJobRequest() {
         answerJob(303, "application/json", statusDocument(*job, url),
                   {{"location", url + "/result"}});
       } else if (job->state == JobState::Processing) {
-        answerJob(200, "application/json", statusDocument(*job, url), {{"retry-after", "1"}});
+        answerJob(200, "application/json", statusDocument(*job, url),
+                  {{"retry-after", std::to_string(pollRetryAfter(*job))}});
       } else {
         answerJob(200, "application/json", statusDocument(*job, url));
       }

@@ -97,6 +97,7 @@ AsyncPolicy AsyncPolicy::fromConfig(const config::AsyncConfig& config) {
   policy.retry_after = std::chrono::seconds(config.retryAfterSeconds());
   policy.retention = config.retention;
   policy.max_result_bytes = config.max_result_bytes;
+  policy.secure_ids = true;
   return policy;
 }
 
@@ -181,9 +182,13 @@ void AsyncFilter::onTimer() {
     return;
   }
   phase_ = Phase::Creating;
-  proxy::Random& random = control_.random();
-  const uint64_t high = random.next();
-  job_id_ = makeJobId(high, random.next());
+  if (policy_.secure_ids) {
+    job_id_ = makeSecureJobId();
+  } else {
+    proxy::Random& random = control_.random();
+    const uint64_t high = random.next();
+    job_id_ = makeJobId(high, random.next());
+  }
   // A networked store may answer after this filter is gone: the job it then creates must still
   // end (FAILED "not-converted"), with what outlives the filter (the store, a copy of the clock).
   std::weak_ptr<bool> alive = alive_;
@@ -277,8 +282,8 @@ void AsyncFilter::onResponseData(evbuffer* data, bool end_stream) {
   const size_t length = evbuffer_get_length(data);
   std::string& body = result_.body;
   if (length > policy_.max_result_bytes - std::min(body.size(), policy_.max_result_bytes)) {
-    finishFailed("result-too-large");
-    control_.resetStream("result-too-large");
+    finishFailed(std::string(kResultTooLarge));
+    control_.resetStream(kResultTooLarge);
     return;
   }
   const size_t old_size = body.size();

@@ -47,6 +47,9 @@ struct AsyncPolicy {
   std::chrono::seconds retry_after{1};
   std::chrono::milliseconds retention{600000};
   size_t max_result_bytes = size_t{16} * 1024 * 1024;
+  // Job ids from the kernel's CSPRNG (getrandom): an id is all that guards a result, so it must
+  // not be predictable from earlier ones. False: from the stream's Random (deterministic tests).
+  bool secure_ids = false;
 
   static AsyncPolicy fromConfig(const config::AsyncConfig& config);
 };

@@ -1,6 +1,10 @@
 #include "filters/async_202/job_store.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <array>
+#include <random>
 
 namespace seawall::filters::async_202 {
 namespace {
@@ -49,6 +53,26 @@ bool isJobId(std::string_view id) {
   return id.size() == kJobIdDigits && std::all_of(id.begin(), id.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
+}
+
+std::string makeSecureJobId() {
+  std::array<uint64_t, 2> words{};
+  size_t got = 0;
+  auto* bytes = reinterpret_cast<unsigned char*>(words.data());
+  // getrandom on the urandom pool blocks only before the pool is seeded (early boot) and may
+  // return short reads for large sizes (not 16 bytes); loop on EINTR, bounded.
+  for (int tries = 0; got < sizeof(words) && tries < 8; ++tries) {
+    ssize_t n = getrandom(bytes + got, sizeof(words) - got, 0);
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+    }
+  }
+  if (got < sizeof(words)) {
+    std::random_device device; // never seen: the kernel always answers 16 bytes
+    words[0] = (uint64_t{device()} << 32) ^ device();
+    words[1] = (uint64_t{device()} << 32) ^ device();
+  }
+  return makeJobId(words[0], words[1]);
 }
 
 } // namespace seawall::filters::async_202

@@ -25,6 +25,9 @@
 namespace seawall::filters::async_202 {
 
 enum class JobState { Processing, Completed, Failed };
+
+// FAILED reason of a result over max_result_bytes or the store's byte budget.
+inline constexpr std::string_view kResultTooLarge = "result-too-large";
 std::string_view toString(JobState s); // "PROCESSING", "COMPLETED", "FAILED"
 
 // The upstream's response as it was: status, headers, body, trailers.
@@ -104,6 +107,8 @@ public:
 
 // "9f86d081884c7d659a2feaa0c55ad015": 32 lowercase hex digits from two 64-bit random draws.
 std::string makeJobId(uint64_t high, uint64_t low);
+// makeJobId over 128 bits from getrandom(2) (the kernel's CSPRNG).
+std::string makeSecureJobId();
 // True for a string makeJobId could have produced.
 bool isJobId(std::string_view id);
 

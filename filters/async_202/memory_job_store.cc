@@ -106,7 +106,7 @@ void MemoryJobStore::complete(TimePoint now, const std::string& id, JobResult re
   }
   if (result_bytes > limits_.max_bytes - bytes_) {
     ++counters_.result_too_large;
-    finish(*job, JobState::Failed, "result-too-large");
+    finish(*job, JobState::Failed, std::string(kResultTooLarge));
     return;
   }
   job->result = std::move(shared);
@@ -120,6 +120,9 @@ void MemoryJobStore::fail(TimePoint now, const std::string& id, std::string reas
   const std::lock_guard lock(mutex_);
   Job* job = findLive(now, id, freed);
   if (job != nullptr && job->state == JobState::Processing) {
+    if (reason == kResultTooLarge) { // the filter's own bound (max_result_bytes)
+      ++counters_.result_too_large;
+    }
     finish(*job, JobState::Failed, std::move(reason));
   }
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -512,6 +513,16 @@ TEST(MemoryJobStoreTest, ThroughputOnOneThread) {
               took.count());
   EXPECT_EQ(found, kJobs);
   EXPECT_EQ(store.counters().completed, kJobs);
+}
+
+TEST(JobIdTest, SecureIdsAreWellFormedAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 64; ++i) {
+    const std::string id = makeSecureJobId();
+    EXPECT_TRUE(isJobId(id)) << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 64U); // 128 random bits: a repeat means the source is broken
 }
 
 } // namespace

@@ -1,0 +1,339 @@
+#include "filters/async_202/callback_sender.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "config/config.h"
+#include "proxy/common/event_ptr.h"
+#include "proxy/upstream/connection_pool.h"
+
+namespace seawall::filters::async_202 {
+namespace {
+
+using proxy::ClientStream;
+using proxy::UpstreamFailure;
+
+constexpr std::string_view kNotIpLiteral = "callback host must be an IP address in this build";
+
+bool isSuccess(int status) { return status >= 200 && status <= 299; }
+
+// The result's first value of `name` (lowercase), or nullptr.
+const std::string* resultHeader(const JobResult& result, std::string_view name) {
+  for (const auto& [header, value] : result.headers) {
+    if (proxy::iequals(header, name)) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+sockaddr_storage addressOf(const CallbackTarget& target, socklen_t& len) {
+  sockaddr_storage storage{};
+  if (target.kind == CallbackHostKind::Ipv6) {
+    sockaddr_in6 sin6{};
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(target.port);
+    inet_pton(AF_INET6, target.host.c_str(), &sin6.sin6_addr);
+    std::memcpy(&storage, &sin6, sizeof(sin6));
+    len = sizeof(sin6);
+  } else {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(target.port);
+    inet_pton(AF_INET, target.host.c_str(), &sin.sin_addr);
+    std::memcpy(&storage, &sin, sizeof(sin));
+    len = sizeof(sin);
+  }
+  return storage;
+}
+
+std::string targetKey(const CallbackTarget& target) {
+  return (target.kind == CallbackHostKind::Ipv6 ? "[" + target.host + "]" : target.host) + ":" +
+         std::to_string(target.port);
+}
+
+} // namespace
+
+proxy::RequestHead callbackRequestHead(const CallbackTarget& target,
+                                       const CallbackMessage& message) {
+  proxy::RequestHead head;
+  head.method = "POST";
+  head.scheme = "http";
+  head.authority = target.authority();
+  head.path = target.path_and_query;
+  head.headers.add("user-agent", "seawall");
+  head.headers.add("x-seawall-job-id", message.job_id);
+  head.headers.add("x-seawall-job-state", std::string(toString(message.state)));
+  size_t body_size = 0;
+  if (message.state == JobState::Failed) {
+    head.headers.add("x-seawall-failure-reason", message.failure_reason);
+  } else {
+    const JobResult empty;
+    const JobResult& result = message.result ? *message.result : empty;
+    head.headers.add("x-seawall-result-status", std::to_string(result.status));
+    for (std::string_view name : {"content-type", "content-encoding"}) {
+      if (const std::string* value = resultHeader(result, name)) {
+        head.headers.add(std::string(name), *value);
+      }
+    }
+    body_size = result.body.size();
+  }
+  head.headers.add("content-length", std::to_string(body_size));
+  return head;
+}
+
+struct CallbackSender::Target {
+  config::Cluster cluster;
+  std::unique_ptr<proxy::ConnectionPool> pool;
+  size_t deliveries = 0;
+};
+
+// One message to one target. Phases: Backoff (waiting for the next attempt), Pooling (asked the
+// pool for a stream), Exchanging (request sent on a stream), Done (counted; awaiting deletion).
+class CallbackSender::Delivery final : public proxy::Deletable, public proxy::UpstreamRequester {
+public:
+  Delivery(CallbackSender& sender, Target& target, CallbackTarget where, CallbackMessage message,
+           TimePoint deadline)
+      : sender_(sender), target_(target), where_(std::move(where)), message_(std::move(message)),
+        deadline_(deadline),
+        attempt_timer_(sender.dispatcher_.createTimer([this] { onAttemptTimeout(); })),
+        backoff_timer_(sender.dispatcher_.createTimer([this] { startAttempt(); })) {}
+
+  Delivery(const Delivery&) = delete;
+  Delivery& operator=(const Delivery&) = delete;
+  Delivery(Delivery&&) = delete;
+  Delivery& operator=(Delivery&&) = delete;
+
+  // Cancels what is in flight; nothing is counted (the sender is going away).
+  ~Delivery() override {
+    if (phase_ == Phase::Pooling) {
+      target_.pool->cancel(*this);
+    } else if (phase_ == Phase::Exchanging && stream_ != nullptr) {
+      ClientStream* stream = releaseStream();
+      stream->reset();
+    }
+  }
+
+  // The first attempt, from the backoff timer on the next loop iteration.
+  void start() { backoff_timer_->enable(std::chrono::microseconds(0)); }
+  Target& target() const { return target_; }
+
+  // UpstreamRequester
+  void onPoolReady(ClientStream& stream, const std::string& /*endpoint*/) override {
+    phase_ = Phase::Exchanging;
+    stream_ = &stream;
+    proxy::RequestHead head = callbackRequestHead(where_, message_);
+    const std::string* body = bodyToSend();
+    stream.sendHeaders(head, body == nullptr);
+    // sendHeaders may have reset the stream (onUpstreamReset): then the attempt already ended.
+    if (body != nullptr && stream_ == &stream) {
+      proxy::EvBufferPtr buffer = proxy::makeEvBuffer();
+      evbuffer_add(buffer.get(), body->data(), body->size());
+      stream.sendData(buffer.get(), true);
+    }
+  }
+  void onPoolFailure(UpstreamFailure /*why*/) override {
+    phase_ = Phase::Backoff;
+    attemptFailed();
+  }
+
+  // ClientStreamCallbacks
+  void onResponseHeaders(proxy::ResponseHead&& head, bool end_stream) override {
+    status_ = head.status;
+    if (end_stream) {
+      exchangeEnded();
+    }
+  }
+  void onResponseData(evbuffer* data, bool end_stream) override {
+    evbuffer_drain(data, evbuffer_get_length(data));
+    if (end_stream) {
+      exchangeEnded();
+    }
+  }
+  void onResponseTrailers(proxy::HeaderMap&& /*trailers*/) override { exchangeEnded(); }
+  void onUpstreamReset(UpstreamFailure /*why*/) override { exchangeEnded(); }
+  void onUpstreamWritable() override {}
+
+private:
+  enum class Phase { Backoff, Pooling, Exchanging, Done };
+
+  const std::string* bodyToSend() const {
+    if (message_.state != JobState::Completed || !message_.result ||
+        message_.result->body.empty()) {
+      return nullptr;
+    }
+    return &message_.result->body;
+  }
+
+  void startAttempt() {
+    const TimePoint now = sender_.dispatcher_.now();
+    if (now >= deadline_) {
+      finish(sender_.counters_.failed);
+      return;
+    }
+    if (retries_ > 0) {
+      sender_.counters_.retried.inc();
+    }
+    phase_ = Phase::Pooling;
+    status_ = 0;
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline_ - now);
+    attempt_timer_->enable(
+        std::min<std::chrono::microseconds>(sender_.options_.attempt_timeout, left));
+    target_.pool->newStream(*this);
+  }
+
+  // The stream is detached (ended or reset): give it back to the pool's accounting.
+  ClientStream* releaseStream() {
+    ClientStream* stream = stream_;
+    stream_ = nullptr;
+    target_.pool->onStreamDone();
+    return stream;
+  }
+
+  void exchangeEnded() {
+    if (phase_ != Phase::Exchanging) {
+      return;
+    }
+    releaseStream();
+    phase_ = Phase::Backoff;
+    attemptEnded();
+  }
+
+  void onAttemptTimeout() {
+    if (phase_ == Phase::Pooling) {
+      target_.pool->cancel(*this);
+    } else if (phase_ == Phase::Exchanging && stream_ != nullptr) {
+      releaseStream()->reset(); // a 2xx head already seen still counts as delivered
+    }
+    phase_ = Phase::Backoff;
+    attemptEnded();
+  }
+
+  void attemptEnded() {
+    if (isSuccess(status_)) {
+      finish(sender_.counters_.delivered);
+      return;
+    }
+    attemptFailed();
+  }
+
+  void attemptFailed() {
+    attempt_timer_->disable();
+    ++retries_;
+    const std::chrono::milliseconds delay =
+        retry::backoffDelay(sender_.options_.backoff, retries_, sender_.random_);
+    if (sender_.dispatcher_.now() + delay >= deadline_) {
+      finish(sender_.counters_.failed);
+      return;
+    }
+    backoff_timer_->enable(delay);
+  }
+
+  // Counts the outcome and hands this delivery to the sender (deleted on a later iteration).
+  void finish(proxy::stats::ShardCounter& outcome) {
+    phase_ = Phase::Done;
+    attempt_timer_->disable();
+    backoff_timer_->disable();
+    outcome.inc();
+    sender_.onDeliveryDone(*this);
+  }
+
+  CallbackSender& sender_;
+  Target& target_;
+  CallbackTarget where_;
+  CallbackMessage message_;
+  TimePoint deadline_;
+  std::unique_ptr<proxy::Timer> attempt_timer_;
+  std::unique_ptr<proxy::Timer> backoff_timer_;
+  Phase phase_ = Phase::Backoff;
+  ClientStream* stream_ = nullptr;
+  int status_ = 0;       // of the current attempt's response; 0: none yet
+  uint32_t retries_ = 0; // failed attempts so far (the backoff's attempt number)
+};
+
+CallbackSender::CallbackSender(proxy::Dispatcher& dispatcher, proxy::Random& random,
+                               CallbackSenderOptions options)
+    : dispatcher_(dispatcher), random_(random), options_(options),
+      pool_stats_(std::make_unique<proxy::stats::ClusterStats>()),
+      sweep_timer_(dispatcher.createTimer([this] { sweepTargets(); })) {}
+
+CallbackSender::~CallbackSender() {
+  deliveries_.clear(); // cancels streams and pool requests while the pools still exist
+  targets_.clear();
+}
+
+CallbackUrl CallbackSender::check(std::string_view url, const std::vector<std::string>& allow) {
+  CallbackUrl checked = checkCallbackUrl(url, allow);
+  if (checked.ok() && !checked.target.isIpLiteral()) {
+    checked.error = std::string(kNotIpLiteral);
+  }
+  if (!checked.ok()) {
+    counters_.refused.inc();
+  }
+  return checked;
+}
+
+bool CallbackSender::send(const CallbackTarget& target, CallbackMessage message,
+                          TimePoint deadline) {
+  if (!target.isIpLiteral()) {
+    counters_.refused.inc();
+    return false;
+  }
+  Target& entry = targetFor(target);
+  ++entry.deliveries;
+  auto delivery = std::make_unique<Delivery>(*this, entry, target, std::move(message), deadline);
+  Delivery& ref = *delivery;
+  deliveries_.emplace(&ref, std::move(delivery));
+  ref.start();
+  return true;
+}
+
+CallbackSender::Target& CallbackSender::targetFor(const CallbackTarget& target) {
+  const std::string key = targetKey(target);
+  auto it = targets_.find(key);
+  if (it != targets_.end()) {
+    return *it->second;
+  }
+  auto entry = std::make_unique<Target>();
+  entry->cluster.name = "callback " + key;
+  entry->cluster.protocol = config::ClusterProtocol::Http1;
+  entry->cluster.endpoints = {config::HostPort{target.host, target.port}};
+  entry->cluster.connect_timeout = options_.attempt_timeout;
+  entry->cluster.max_idle_connections = 1;
+  socklen_t len = 0;
+  const sockaddr_storage address = addressOf(target, len);
+  entry->pool = std::make_unique<proxy::ConnectionPool>(dispatcher_, entry->cluster, *pool_stats_,
+                                                        address, len, key);
+  Target& ref = *entry;
+  targets_.emplace(key, std::move(entry));
+  return ref;
+}
+
+void CallbackSender::onDeliveryDone(Delivery& delivery) {
+  auto it = deliveries_.find(&delivery);
+  if (it == deliveries_.end()) {
+    return;
+  }
+  Target& target = delivery.target();
+  if (target.deliveries > 0) {
+    --target.deliveries;
+  }
+  // We may be deep inside the pool's or the codec's callbacks: delete on a later iteration.
+  dispatcher_.deferredDelete(std::move(it->second));
+  deliveries_.erase(it);
+  if (!sweep_timer_->enabled()) {
+    sweep_timer_->enable(std::chrono::microseconds(0));
+  }
+}
+
+// Drops the pools no delivery uses, from this timer's own event (never inside a pool callback).
+void CallbackSender::sweepTargets() {
+  std::erase_if(targets_, [](const auto& entry) { return entry.second->deliveries == 0; });
+}
+
+} // namespace seawall::filters::async_202
