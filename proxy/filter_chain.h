@@ -26,6 +26,7 @@ public:
   virtual void resetStream(std::string_view reason) = 0;
   virtual bool detachDownstreamFrom(size_t index, ResponseHead head, std::string body) = 0;
   virtual void bindJob(const std::string& id) = 0;
+  virtual filters::async_202::CallbackSender* callbackSender() { return nullptr; }
   virtual RequestHead& attemptRequest() = 0;
   virtual std::unique_ptr<Timer> createTimer(std::function<void()> on_fire) = 0;
   virtual std::chrono::steady_clock::time_point now() const = 0;
@@ -77,6 +78,9 @@ private:
       return chain_.stream_.detachDownstreamFrom(index_, std::move(head), std::move(body));
     }
     void bindJob(const std::string& id) override { chain_.stream_.bindJob(id); }
+    filters::async_202::CallbackSender* callbackSender() override {
+      return chain_.stream_.callbackSender();
+    }
     RequestHead& attemptRequest() override { return chain_.stream_.attemptRequest(); }
     std::unique_ptr<Timer> createTimer(std::function<void()> on_fire) override {
       return chain_.stream_.createTimer(std::move(on_fire));

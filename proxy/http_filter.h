@@ -34,6 +34,10 @@
 #include "proxy/http/headers.h"
 #include "proxy/http/local_reply.h"
 
+namespace seawall::filters::async_202 {
+class CallbackSender;
+}
+
 namespace seawall::proxy {
 
 namespace stats {
@@ -132,6 +136,8 @@ public:
   // Binds this exchange to job `id`, so that DELETE /.seawall/jobs/<id> (on any worker) aborts
   // it. Unbound when the exchange ends.
   virtual void bindJob(const std::string& id) = 0;
+  // This worker's sender of 202-job callbacks (null where there is none, e.g. unit tests).
+  virtual filters::async_202::CallbackSender* callbackSender() { return nullptr; }
   // The headers the current attempt sends (valid in onAttemptStart; changes apply to it).
   virtual RequestHead& attemptRequest() = 0;
   virtual std::unique_ptr<Timer> createTimer(std::function<void()> on_fire) = 0;

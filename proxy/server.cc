@@ -9,6 +9,7 @@
 #include <event2/util.h>
 
 #include "config/yaml_loader.h"
+#include "filters/async_202/callback_sender.h"
 #include "proxy/access_log.h"
 #include "proxy/common/log.h"
 
@@ -73,6 +74,13 @@ bool Server::start(std::string& error) {
   sources.cluster_runtimes = [this] { return runtime_->clusters(); };
   metrics_.setClusterRuntimes([this] { return runtime_->clusters(); });
   metrics_.setJobStore(&runtime_->jobStore());
+  metrics_.setCallbackCounters([this] {
+    std::vector<const filters::async_202::CallbackCounters*> out;
+    for (const auto& worker : workers_) {
+      out.push_back(&worker->callbackSender().counters());
+    }
+    return out;
+  });
   // Jobs of 202 conversion expire `retention` after acceptance; sweep them once a second.
   job_expiry_timer_ = dispatcher_->createTimer([this] {
     runtime_->jobStore().expire(std::chrono::system_clock::now());

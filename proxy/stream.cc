@@ -453,6 +453,8 @@ void Stream::bindJob(const std::string& id) {
   worker_.bindJob(id, *this);
 }
 
+filters::async_202::CallbackSender* Stream::callbackSender() { return &worker_.callbackSender(); }
+
 void Stream::cancelJob() {
   reason_ = "job-cancelled";
   resetStream("job-cancelled");

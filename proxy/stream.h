@@ -77,6 +77,7 @@ public:
   void resetStream(std::string_view reason) override;
   bool detachDownstreamFrom(size_t index, ResponseHead head, std::string body) override;
   void bindJob(const std::string& id) override;
+  filters::async_202::CallbackSender* callbackSender() override;
   RequestHead& attemptRequest() override { return request_; }
   // DELETE /.seawall/jobs/<id> reached the worker running this job: abort the upstream call.
   void cancelJob();

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "filters/async_202/callback_sender.h"
 #include "proxy/downstream_connection.h"
 #include "proxy/runtime.h"
 #include "proxy/stats/worker_stats.h"
@@ -45,6 +46,7 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> snapshot,
   event_config_free(cfg);
   dispatcher_ = std::make_unique<Dispatcher>(base_.get());
   mailbox_ = std::make_unique<WorkerMailbox>(base_.get());
+  callback_sender_ = std::make_unique<filters::async_202::CallbackSender>(*dispatcher_, random_);
   for (const auto& cluster : snapshot_->clusters) {
     auto wc = std::make_unique<WorkerCluster>(*dispatcher_, cluster, stats_.cluster(cluster.name),
                                               runtime_.cluster(cluster.name));
@@ -85,6 +87,7 @@ Worker::~Worker() {
   streams_.clear();
   clusters_.clear();
   listeners_.clear();
+  callback_sender_.reset();
   dispatcher_->flush();
   mailbox_.reset();
   dispatcher_.reset();

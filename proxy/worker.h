@@ -22,6 +22,10 @@
 #include "proxy/upstream/cluster.h"
 #include "proxy/worker_mailbox.h"
 
+namespace seawall::filters::async_202 {
+class CallbackSender;
+}
+
 namespace seawall::proxy {
 
 namespace stats {
@@ -84,6 +88,8 @@ public:
   // Aborts the upstream call of job `id` if it runs here (posted by the worker that got DELETE).
   void cancelJob(const std::string& id);
   Runtime& runtime() { return runtime_; }
+  // Delivers 202-job callbacks from this worker's loop. Its counters are read by scrapes.
+  filters::async_202::CallbackSender& callbackSender() { return *callback_sender_; }
   void connectionClosed(DownstreamConnection& connection);
   std::string newRequestId();
   // The request counters of (listener, route's cluster), resolved once per route and cached:
@@ -108,6 +114,7 @@ private:
   EventBasePtr base_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<WorkerMailbox> mailbox_;
+  std::unique_ptr<filters::async_202::CallbackSender> callback_sender_; // before dispatcher_ dies
   std::vector<std::unique_ptr<ListenerContext>> listeners_;
   std::unordered_map<std::string, std::unique_ptr<WorkerCluster>> clusters_;
   std::unordered_map<DownstreamConnection*, std::unique_ptr<DownstreamConnection>> connections_;

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "filters/async_202/callback_sender.h"
+
 namespace seawall::filters::async_202 {
 
 namespace {
@@ -98,6 +100,8 @@ AsyncPolicy AsyncPolicy::fromConfig(const config::AsyncConfig& config) {
   policy.retention = config.retention;
   policy.max_result_bytes = config.max_result_bytes;
   policy.secure_ids = true;
+  policy.callback_header = config.callback_header;
+  policy.callback_allow = config.callback_allow;
   return policy;
 }
 
@@ -162,6 +166,18 @@ proxy::FilterStatus AsyncFilter::onRequestHeaders(proxy::RequestHead& head, bool
   }
   method_ = head.method;
   path_ = head.path;
+  if (!policy_.callback_header.empty()) {
+    const std::string* url = head.headers.get(policy_.callback_header);
+    CallbackSender* sender = control_.callbackSender();
+    if (url != nullptr && sender != nullptr) {
+      // A URL that is not allowed is ignored (counted `refused`): the job still runs and can be
+      // polled; nothing is sent anywhere the operator did not allow.
+      CallbackUrl checked = sender->check(*url, policy_.callback_allow);
+      if (checked.ok()) {
+        callback_ = checked.target;
+      }
+    }
+  }
   timer_ = control_.createTimer([this] { onTimer(); });
   timer_->enable(*after);
   phase_ = Phase::Waiting;
@@ -220,6 +236,7 @@ void AsyncFilter::onCreated(CreateOutcome outcome) {
     return;
   }
   phase_ = Phase::Converted;
+  converted_at_ = control_.now();
   control_.bindJob(job_id_);
 }
 
@@ -325,17 +342,48 @@ void AsyncFilter::onStreamDone(const proxy::StreamInfo& info) {
 }
 
 void AsyncFilter::finishCompleted() {
+  const bool converted = phase_ == Phase::Converted;
   phase_ = Phase::Finalized;
   capturing_ = false;
   store_.complete(clock_(), job_id_, std::move(result_));
   result_ = JobResult{};
+  if (converted) {
+    notifyCallback();
+  }
 }
 
 void AsyncFilter::finishFailed(std::string reason) {
+  const bool converted = phase_ == Phase::Converted;
   phase_ = Phase::Finalized;
   capturing_ = false;
   result_ = JobResult{};
   store_.fail(clock_(), job_id_, std::move(reason));
+  if (converted) {
+    notifyCallback();
+  }
+}
+
+void AsyncFilter::notifyCallback() {
+  CallbackSender* sender = control_.callbackSender();
+  if (!callback_ || sender == nullptr) {
+    return;
+  }
+  // The store's view is the truth (a result over its byte budget ended FAILED there), and its
+  // stored result is shared with the delivery instead of copied.
+  const auto deadline = converted_at_ + policy_.retention;
+  store_.get(clock_(), job_id_,
+             [sender, target = *callback_, deadline](const std::optional<JobView>& view) {
+               if (!view || view->state == JobState::Processing) {
+                 return;
+               }
+               CallbackMessage message;
+               message.job_id = view->id;
+               message.state = view->state;
+               message.failure_reason = view->failure_reason;
+               message.result = view->result;
+               sender->send(target, std::move(message), deadline);
+             });
+  callback_.reset();
 }
 
 // ---- AsyncFilterFactory ----

@@ -30,10 +30,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <event2/buffer.h>
 
 #include "config/config.h"
+#include "filters/async_202/callback_url.h"
 #include "filters/async_202/job_store.h"
 #include "proxy/common/timer.h"
 #include "proxy/http_filter.h"
@@ -50,6 +52,10 @@ struct AsyncPolicy {
   // Job ids from the kernel's CSPRNG (getrandom): an id is all that guards a result, so it must
   // not be predictable from earlier ones. False: from the stream's Random (deterministic tests).
   bool secure_ids = false;
+  // Callbacks: a request carrying `callback_header` (a URL whose host is in callback_allow) gets
+  // the job's outcome POSTed there when it ends (CallbackSender: retried until retention ends).
+  std::string callback_header;
+  std::vector<std::string> callback_allow;
 
   static AsyncPolicy fromConfig(const config::AsyncConfig& config);
 };
@@ -103,6 +109,8 @@ private:
   void captureHeaders(const proxy::ResponseHead& head, bool end_stream);
   void finishCompleted();
   void finishFailed(std::string reason);
+  // Hands the job's outcome, as the store has it, to the worker's callback sender.
+  void notifyCallback();
 
   proxy::StreamControl& control_;
   const AsyncPolicy& policy_;
@@ -113,7 +121,9 @@ private:
   std::string method_; // of the request, for the job's status document
   std::string path_;
   std::string job_id_;
-  bool capturing_ = false; // response headers of the final response were recorded
+  bool capturing_ = false;                 // response headers of the final response were recorded
+  std::optional<CallbackTarget> callback_; // checked against callback_allow at request time
+  std::chrono::steady_clock::time_point converted_at_{};
   JobResult result_;
   // Expires with the filter: store callbacks that arrive later see it gone.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -12,6 +12,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
 
+#include "filters/async_202/callback_sender.h"
 #include "filters/async_202/job_store.h"
 #include "filters/retry/retry_decision.h"
 #include "proxy/upstream/cluster_runtime.h"
@@ -433,7 +434,39 @@ void emitJobStore(const filters::async_202::JobStore& store, std::vector<MetricF
   out.push_back(std::move(bytes));
 }
 
+void emitCallbacks(const std::vector<const filters::async_202::CallbackCounters*>& senders,
+                   std::vector<MetricFamily>& out) {
+  uint64_t delivered = 0;
+  uint64_t retried = 0;
+  uint64_t failed = 0;
+  uint64_t refused = 0;
+  for (const auto* c : senders) {
+    if (c != nullptr) {
+      delivered += c->delivered.value();
+      retried += c->retried.value();
+      failed += c->failed.value();
+      refused += c->refused.value();
+    }
+  }
+  auto f = family("seawall_callbacks_total",
+                  "Callbacks of 202 jobs: delivered (2xx), retried (attempts after the first), "
+                  "failed (gave up at retention), refused (URL not allowed or not usable).",
+                  MetricType::Counter);
+  const std::array<std::pair<const char*, uint64_t>, 4> outcomes = {
+      {{"delivered", delivered}, {"retried", retried}, {"failed", failed}, {"refused", refused}}};
+  for (const auto& [name, value] : outcomes) {
+    f.metric.push_back(
+        valueMetric({{"outcome", name}}, MetricType::Counter, static_cast<double>(value)));
+  }
+  out.push_back(std::move(f));
+}
+
 } // namespace
+
+void Metrics::setCallbackCounters(CallbackCountersSource source) {
+  std::lock_guard lock(mutex_);
+  callbacks_ = std::move(source);
+}
 
 void Metrics::setJobStore(const filters::async_202::JobStore* store) {
   std::lock_guard lock(mutex_);
@@ -449,6 +482,7 @@ std::vector<MetricFamily> Metrics::Collect() const {
   Totals totals;
   ClusterRuntimeSource source;
   const filters::async_202::JobStore* job_store = nullptr;
+  CallbackCountersSource callbacks;
   {
     std::lock_guard lock(mutex_);
     for (const auto& shard : workers_) {
@@ -456,6 +490,7 @@ std::vector<MetricFamily> Metrics::Collect() const {
     }
     source = runtimes_;
     job_store = job_store_;
+    callbacks = callbacks_;
   }
   std::vector<ClusterRuntime*> runtimes;
   if (source) {
@@ -479,6 +514,9 @@ std::vector<MetricFamily> Metrics::Collect() const {
   emitClusterRuntimes(runtimes, shards);
   if (job_store != nullptr) {
     emitJobStore(*job_store, shards);
+  }
+  if (callbacks) {
+    emitCallbacks(callbacks(), shards);
   }
   std::vector<MetricFamily> out;
   mergeFamilies(registry_->Collect(), out);

@@ -25,7 +25,8 @@ class ClusterRuntime;
 
 namespace seawall::filters::async_202 {
 class JobStore;
-}
+struct CallbackCounters;
+} // namespace seawall::filters::async_202
 
 namespace seawall::proxy::stats {
 
@@ -55,6 +56,10 @@ public:
   // The 202-conversion job store whose gauges and counters scrapes read (none until set). It
   // must outlive this object's scrapes.
   void setJobStore(const filters::async_202::JobStore* store);
+  // The workers' callback counters (seawall_callbacks_total), read at scrape time.
+  using CallbackCountersSource =
+      std::function<std::vector<const filters::async_202::CallbackCounters*>()>;
+  void setCallbackCounters(CallbackCountersSource source);
 
   // For metrics written on the main thread only (prometheus-cpp's own Counter/Gauge).
   prometheus::Registry& registry() { return *registry_; }
@@ -71,6 +76,7 @@ private:
   std::vector<std::unique_ptr<WorkerStats>> workers_;
   ClusterRuntimeSource runtimes_;
   const filters::async_202::JobStore* job_store_ = nullptr; // guarded by mutex_
+  CallbackCountersSource callbacks_;                        // guarded by mutex_
 };
 
 } // namespace seawall::proxy::stats

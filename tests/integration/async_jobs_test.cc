@@ -65,6 +65,40 @@ TEST_P(AsyncJobs, DeleteCancelsAndAbortsTheUpstreamCall) {
   EXPECT_EQ(h1_.stats()->requests_total, 1); // not retried
 }
 
+// Callbacks: the job's outcome is POSTed to the allowed callback URL; a receiver that is down at
+// first gets it once it listens (retried with backoff); a URL outside callback_allow gets nothing.
+TEST_P(AsyncJobs, CallbackIsDeliveredAndRetriedUntilTheReceiverListens) {
+  const uint16_t receiver_port = freeTcpPort();
+  startRoute("{ after: 100ms, retention: 60s, callback_header: callback-url, "
+             "callback_allow: [127.0.0.1] }");
+  const std::string hook =
+      "http://127.0.0.1:" + std::to_string(receiver_port) + "/hooks/done?from=seawall";
+  auto accepted =
+      fetch("/j/cb?delay=300&header=x-result:42", GetParam(), {"-H", "callback-url: " + hook});
+  const std::string status_path = expectAccepted(accepted);
+  ASSERT_FALSE(status_path.empty());
+  const std::string id = status_path.substr(status_path.rfind('/') + 1);
+  EXPECT_EQ(pollUntilDone(status_path, GetParam()).status, 303);
+  // Nothing listens yet: the first attempt is refused and retried with backoff (base 1s).
+  std::this_thread::sleep_for(milliseconds(300));
+  TestUpstream receiver;
+  ASSERT_TRUE(receiver.start({"--listen", "127.0.0.1:" + std::to_string(receiver_port)}));
+  ASSERT_TRUE(receiver.waitForRequests(1, std::chrono::seconds(8)));
+  const std::string log = receiver.requests();
+  EXPECT_NE(log.find("\"method\":\"POST\""), std::string::npos) << log;
+  EXPECT_NE(log.find("/hooks/done?from=seawall"), std::string::npos) << log;
+  EXPECT_NE(log.find(id), std::string::npos) << "x-seawall-job-id: " << log;
+  EXPECT_NE(log.find("COMPLETED"), std::string::npos) << log;
+  EXPECT_TRUE(metricBecomes("seawall_callbacks_total{outcome=\"delivered\"}", 1));
+  EXPECT_GE(metric("seawall_callbacks_total{outcome=\"retried\"}").value_or(0), 1);
+
+  // Not in callback_allow: refused, never sent; the job itself is unaffected.
+  auto other = fetch("/j/cb2?delay=300", GetParam(), {"-H", "callback-url: http://10.0.0.1:9/x"});
+  const std::string other_path = expectAccepted(other);
+  EXPECT_EQ(pollUntilDone(other_path, GetParam()).status, 303);
+  EXPECT_TRUE(metricBecomes("seawall_callbacks_total{outcome=\"refused\"}", 1));
+}
+
 TEST_P(AsyncJobs, ExpiredJobsAnswer404) {
   startRoute("{ after: 100ms, retry_after: 1s, retention: 1s }");
   const auto t0 = std::chrono::steady_clock::now();

@@ -237,12 +237,16 @@ TEST(MetricsTest, ConcurrentWritersAndScraperAgreeAtTheEnd) {
 
   double last_ok = 0;
   bool monotonic = true;
+  std::string first_drop; // for the failure message
   bool gauge_in_range = true;
   std::thread scraper([&] {
     while (writers_done.load() < 2 && scrapes.load() < kMaxScrapes) {
       auto f = metrics.Collect();
       const double ok = counterValue(f, "seawall_requests_total",
                                      {{"listener", "in"}, {"cluster", "a"}, {"code", "200"}});
+      if (ok < last_ok && monotonic) {
+        first_drop = std::to_string(ok) + " after " + std::to_string(last_ok);
+      }
       monotonic = monotonic && ok >= last_ok;
       last_ok = ok;
       const double open = gaugeValue(f, "seawall_downstream_connections", {{"listener", "in"}});
@@ -253,7 +257,7 @@ TEST(MetricsTest, ConcurrentWritersAndScraperAgreeAtTheEnd) {
   t1.join();
   t2.join();
   scraper.join();
-  EXPECT_TRUE(monotonic);
+  EXPECT_TRUE(monotonic) << first_drop;
   EXPECT_TRUE(gauge_in_range);
   EXPECT_GE(scrapes.load(), 1);
   ASSERT_GE(n1, kMinIterations);
