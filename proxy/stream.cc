@@ -124,7 +124,8 @@ void Stream::onRequestHeaders(RequestHead&& head, bool end_stream) {
   // The body is kept for replays only where a replay can happen.
   info_.body_kept =
       route_->retry.has_value() ||
-      (route_->fallback && route_->fallback->kind == config::FallbackConfig::Kind::Cluster);
+      (route_->fallback && route_->fallback->kind == config::FallbackConfig::Kind::Cluster) ||
+      (route_->async && route_->async->queue_while_down);
   rewriteRequestHeaders();
   RouteRuntime* route_runtime = worker_.routeRuntime(route_);
   info_.route_runtime = route_runtime;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "filters/async_202/callback_sender.h"
+#include "filters/retry/retry_decision.h"
 
 namespace seawall::filters::async_202 {
 
@@ -102,6 +103,7 @@ AsyncPolicy AsyncPolicy::fromConfig(const config::AsyncConfig& config) {
   policy.secure_ids = true;
   policy.callback_header = config.callback_header;
   policy.callback_allow = config.callback_allow;
+  policy.queue_while_down = config.queue_while_down;
   return policy;
 }
 
@@ -254,6 +256,9 @@ proxy::FilterStatus AsyncFilter::onResponseHeaders(proxy::ResponseHead& head, bo
   switch (phase_) {
   case Phase::Waiting:
   case Phase::Creating:
+    if (phase_ == Phase::Waiting && mayHold() && holdWhileDown()) {
+      return StopIteration; // 202 sent; the request goes out again later
+    }
     // Before conversion: the response goes out as it is, and the request is never converted
     // (a job still being created ends "not-converted" when the store answers).
     if (timer_ != nullptr) {
@@ -263,6 +268,10 @@ proxy::FilterStatus AsyncFilter::onResponseHeaders(proxy::ResponseHead& head, bo
     return Continue;
   case Phase::Converted: {
     const proxy::StreamInfo& info = control_.info();
+    if (held_ && mayHold()) {
+      scheduleHeldAttempt(); // still down: try again later, until the job expires
+      return StopIteration;
+    }
     if (!info.local_reason.empty() && info.response_source != proxy::ResponseSource::Fallback) {
       finishFailed(info.local_reason);
     } else {
@@ -276,6 +285,68 @@ proxy::FilterStatus AsyncFilter::onResponseHeaders(proxy::ResponseHead& head, bo
     return Continue;
   }
   return Continue;
+}
+
+bool AsyncFilter::mayHold() const {
+  if (!policy_.queue_while_down) {
+    return false;
+  }
+  const proxy::StreamInfo& info = control_.info();
+  const std::string& r = info.local_reason;
+  const bool down =
+      (info.response_source == proxy::ResponseSource::Filter && r == "breaker-open") ||
+      (info.response_source == proxy::ResponseSource::AttemptFailure &&
+       (r == "upstream-connect-failure" || r == "no-healthy-upstream" ||
+        r == "upstream-refused-stream"));
+  if (!down || !info.body_kept || !info.request_complete || info.request == nullptr) {
+    return false;
+  }
+  // Only what may be sent twice: an idempotent method, or a request with an Idempotency-Key.
+  return retry::isIdempotentMethod(info.request->method) ||
+         info.request->headers.has("idempotency-key");
+}
+
+bool AsyncFilter::holdWhileDown() {
+  if (timer_ != nullptr) {
+    timer_->disable();
+  }
+  if (policy_.secure_ids) {
+    job_id_ = makeSecureJobId();
+  } else {
+    proxy::Random& random = control_.random();
+    const uint64_t high = random.next();
+    job_id_ = makeJobId(high, random.next());
+  }
+  // The memory store answers before create() returns; a store that answers later cannot hold a
+  // response that is passing now, so the failure then goes out as it is.
+  std::optional<CreateOutcome> outcome;
+  store_.create(clock_(), job_id_, policy_.retention, method_, path_,
+                [&outcome](CreateOutcome o) { outcome = o; });
+  if (outcome != CreateOutcome::Created) {
+    return false;
+  }
+  if (!control_.detachDownstream(acceptedHead(job_id_, policy_.retry_after),
+                                 acceptedBody(job_id_))) {
+    store_.fail(clock_(), job_id_, "not-converted");
+    return false;
+  }
+  phase_ = Phase::Converted;
+  held_ = true;
+  converted_at_ = control_.now();
+  control_.bindJob(job_id_);
+  scheduleHeldAttempt();
+  return true;
+}
+
+void AsyncFilter::scheduleHeldAttempt() {
+  const std::chrono::milliseconds delay =
+      retry::backoffDelay(policy_.hold_backoff, ++held_attempts_, control_.random());
+  if (control_.now() + delay >= converted_at_ + policy_.retention) {
+    finishFailed(control_.info().local_reason); // still down when the job's time ran out
+    control_.resetStream("held-job-expired");
+    return;
+  }
+  control_.retryAttempt(delay);
 }
 
 void AsyncFilter::captureHeaders(const proxy::ResponseHead& head, bool end_stream) {

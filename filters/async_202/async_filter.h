@@ -37,6 +37,7 @@
 #include "config/config.h"
 #include "filters/async_202/callback_url.h"
 #include "filters/async_202/job_store.h"
+#include "filters/retry/backoff.h"
 #include "proxy/common/timer.h"
 #include "proxy/http_filter.h"
 
@@ -56,6 +57,11 @@ struct AsyncPolicy {
   // the job's outcome POSTed there when it ends (CallbackSender: retried until retention ends).
   std::string callback_header;
   std::vector<std::string> callback_allow;
+  // Hold while down: a request whose cluster is unreachable (connect failure, no healthy
+  // endpoint, refused stream) or whose breaker is open becomes a job at once and is sent again
+  // with exponential backoff and full jitter until it gets an answer or the job expires.
+  bool queue_while_down = false;
+  retry::BackoffPolicy hold_backoff{std::chrono::seconds(1), std::chrono::seconds(30)};
 
   static AsyncPolicy fromConfig(const config::AsyncConfig& config);
 };
@@ -111,6 +117,11 @@ private:
   void finishFailed(std::string reason);
   // Hands the job's outcome, as the store has it, to the worker's callback sender.
   void notifyCallback();
+  // Hold while down: true when the response passing is "the cluster is down" and this request
+  // may be held; holdWhileDown() converts it (202) and schedules the next delivery attempt.
+  bool mayHold() const;
+  bool holdWhileDown();
+  void scheduleHeldAttempt();
 
   proxy::StreamControl& control_;
   const AsyncPolicy& policy_;
@@ -123,6 +134,8 @@ private:
   std::string job_id_;
   bool capturing_ = false;                 // response headers of the final response were recorded
   std::optional<CallbackTarget> callback_; // checked against callback_allow at request time
+  bool held_ = false;          // accepted by hold-while-down: redelivered while the cluster is down
+  uint32_t held_attempts_ = 0; // redeliveries scheduled
   std::chrono::steady_clock::time_point converted_at_{};
   JobResult result_;
   // Expires with the filter: store callbacks that arrive later see it gone.

@@ -99,6 +99,47 @@ TEST_P(AsyncJobs, CallbackIsDeliveredAndRetriedUntilTheReceiverListens) {
   EXPECT_TRUE(metricBecomes("seawall_callbacks_total{outcome=\"refused\"}", 1));
 }
 
+// Hold while down: the cluster refuses connections, so the request is accepted as a job at once
+// and sent again with backoff; once an upstream listens, the job completes with its answer. A
+// POST without Idempotency-Key is not held: it fails as usual.
+TEST_P(AsyncJobs, HeldWhileDownThenDeliveredWhenTheClusterAnswers) {
+  ASSERT_TRUE(h1_.start({"--name", "up-h1"}));
+  ASSERT_TRUE(h2_.start({"--name", "up-h2"}));
+  admin_port_ = freeTcpPort();
+  port_ = freeTcpPort();
+  const uint16_t later_port = freeTcpPort();
+  ProxyOptions o;
+  o.top_extra = kDefaultStore;
+  o.clusters_extra = "  - name: later\n    endpoints: [127.0.0.1:" + std::to_string(later_port) +
+                     "]\n    connect_timeout: 200ms\n";
+  std::string yaml = proxyConfig(admin_port_, port_, h1_.port(), h2_.port(), o);
+  yaml.replace(yaml.find("    routes:\n") + 12, 0,
+               "      - match: { prefix: /held/ }\n        cluster: later\n"
+               "        async: { after: 5s, retention: 30s, queue_while_down: true }\n");
+  ASSERT_TRUE(proxy_.start(yaml, admin_port_)) << proxy_.output() << "\n" << yaml;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto accepted = fetch("/held/order?sku=7", GetParam());
+  const std::string status_path = expectAccepted(accepted);
+  ASSERT_FALSE(status_path.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3))
+      << "held at once, not after `after` (5s)";
+  auto pending = fetch(status_path, GetParam());
+  EXPECT_EQ(jsonString(pending.body, "state").value_or(""), "PROCESSING") << pending.body;
+
+  auto post = fetch("/held/order", GetParam(), {"-X", "POST", "-d", "x"});
+  EXPECT_EQ(post.status, 503) << "a POST without Idempotency-Key is never held";
+
+  TestUpstream later;
+  ASSERT_TRUE(later.start({"--listen", "127.0.0.1:" + std::to_string(later_port)}));
+  auto done = pollUntilDone(status_path, GetParam(), std::chrono::seconds(10));
+  EXPECT_EQ(done.status, 303) << done.body;
+  auto result = fetch(status_path + "/result", GetParam());
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(later.stats()->requests_total, 1) << "delivered once";
+  EXPECT_TRUE(metricBecomes(total("completed"), 1));
+}
+
 TEST_P(AsyncJobs, ExpiredJobsAnswer404) {
   startRoute("{ after: 100ms, retry_after: 1s, retention: 1s }");
   const auto t0 = std::chrono::steady_clock::now();

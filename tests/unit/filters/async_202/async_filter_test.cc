@@ -222,6 +222,74 @@ TEST_F(AsyncFilterTest, UploadStillComingDefersTheConversion) {
   EXPECT_EQ(1U, control_.detached.size());
 }
 
+// Hold while down: "the cluster is down" replies turn an idempotent request into a job at once,
+// and each later "still down" schedules another attempt with a growing backoff.
+TEST_F(AsyncFilterTest, QueueWhileDownHoldsIdempotentRequests) {
+  struct Case {
+    const char* name;
+    const char* method;
+    const char* idempotency_key; // nullptr: none
+    proxy::ResponseSource source;
+    const char* reason;
+    bool held;
+  };
+  using RS = proxy::ResponseSource;
+  const std::vector<Case> cases = {
+      {"breaker open, GET", "GET", nullptr, RS::Filter, "breaker-open", true},
+      {"connect failure, PUT", "PUT", nullptr, RS::AttemptFailure, "upstream-connect-failure",
+       true},
+      {"no endpoint, POST with key", "POST", "k1", RS::AttemptFailure, "no-healthy-upstream", true},
+      {"POST without key", "POST", nullptr, RS::AttemptFailure, "upstream-connect-failure", false},
+      {"a timeout is not 'down'", "GET", nullptr, RS::Filter, "timeout-request", false},
+      {"an upstream 503 is an answer", "GET", nullptr, RS::Upstream, "", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    proxy::testing::FakeStreamControl control;
+    proxy::RequestHead request;
+    request.method = c.method;
+    request.path = "/orders";
+    if (c.idempotency_key != nullptr) {
+      request.headers.add("idempotency-key", c.idempotency_key);
+    }
+    control.info().request = &request;
+    control.info().request_complete = true;
+    control.info().body_kept = true;
+    AsyncPolicy p = policy();
+    p.queue_while_down = true;
+    MemoryJobStore store{JobStoreLimits{}};
+    AsyncFilterFactory factory(p, &store, [this] { return wall_; });
+    auto filter = factory.create(control);
+    filter->onRequestHeaders(request, true);
+    control.info().response_source = c.source;
+    control.info().local_reason = c.reason;
+    proxy::ResponseHead head{503, {}};
+    const FilterStatus first = filter->onResponseHeaders(head, true);
+    if (!c.held) {
+      EXPECT_EQ(FilterStatus::Continue, first);
+      EXPECT_TRUE(control.detached.empty());
+      EXPECT_EQ(0U, store.counters().accepted);
+      continue;
+    }
+    EXPECT_EQ(FilterStatus::StopIteration, first);
+    ASSERT_EQ(1U, control.detached.size());
+    EXPECT_EQ(202, control.detached[0].head.status);
+    ASSERT_EQ(1U, control.retries.size());
+    EXPECT_LE(control.retries[0], p.hold_backoff.base);
+    // Still down on the next attempt: held again, never failed while within retention.
+    EXPECT_EQ(FilterStatus::StopIteration, filter->onResponseHeaders(head, true));
+    ASSERT_EQ(2U, control.retries.size());
+    EXPECT_LE(control.retries[1], 2 * p.hold_backoff.base);
+    EXPECT_EQ(1U, store.jobs(JobState::Processing));
+    // The cluster answers: the job completes with that answer.
+    control.info().response_source = RS::Upstream;
+    control.info().local_reason.clear();
+    proxy::ResponseHead ok{200, {}};
+    EXPECT_EQ(FilterStatus::Continue, filter->onResponseHeaders(ok, true));
+    EXPECT_EQ(1U, store.jobs(JobState::Completed));
+  }
+}
+
 TEST_F(AsyncFilterTest, FinalResponseIsCapturedByteForByte) {
   convert();
   ResponseHead response = head(201, {{"content-type", "application/octet-stream"},
