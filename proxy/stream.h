@@ -92,8 +92,11 @@ private:
   // ---- /.seawall/jobs/ endpoints (stream_jobs.cc) ----
   void handleJobRequest();
   int64_t pollRetryAfter(const filters::async_202::JobView& job) const;
+  void cancelJobRequest(const std::string& id);
+  void answerJobStatus(const filters::async_202::JobView& job, const std::string& url);
+  void answerJobResult(const filters::async_202::JobView& job, const std::string& url);
   void answerJob(int status, std::string content_type, std::string body,
-                 std::vector<std::pair<std::string, std::string>> headers = {});
+                 const std::vector<std::pair<std::string, std::string>>& headers = {});
 
   // A response is still wanted: by the client, or by the job it was converted to.
   bool responseWanted() const { return downstream_ != nullptr || info_.downstream_detached; }

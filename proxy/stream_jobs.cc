@@ -54,14 +54,14 @@ std::string statusDocument(const JobView& job, const std::string& url) {
 } // namespace
 
 void Stream::answerJob(int status, std::string content_type, std::string body,
-                       std::vector<std::pair<std::string, std::string>> headers) {
+                       const std::vector<std::pair<std::string, std::string>>& headers) {
   ResponseHead head;
   head.status = status;
   if (!content_type.empty()) {
     head.headers.add("content-type", std::move(content_type));
   }
-  for (auto& [name, value] : headers) {
-    head.headers.add(std::move(name), std::move(value));
+  for (const auto& [name, value] : headers) {
+    head.headers.add(name, value);
   }
   head.headers.add("cache-control", "no-store");
   sendLocalResponse(0, std::move(head), std::move(body), ResponseSource::Filter);
@@ -86,7 +86,6 @@ void Stream::handleJobRequest() {
     rest.remove_suffix(std::string_view("/result").size());
   }
   const std::string id(rest);
-  const std::string url = std::string(kJobPathPrefix) + id;
   reason_ = "job-endpoint";
   const bool get = request_.method == "GET";
   const bool del = request_.method == "DELETE" && !result;
@@ -99,76 +98,85 @@ void Stream::handleJobRequest() {
     answerJob(404, "text/plain", "unknown job\n");
     return;
   }
-  Runtime& runtime = worker_.runtime();
-  filters::async_202::JobStore& store = runtime.jobStore();
-  const auto now = std::chrono::system_clock::now();
   if (del) {
-    store.cancel(now, id, [this, &runtime, id](bool cancelled) {
-      if (cancelled) {
-        if (Worker* owner = runtime.jobOwner(id)) {
-          owner->post([owner, id] { owner->cancelJob(id); });
-        }
-        answerJob(204, "", "");
-        return;
-      }
-      worker_.runtime().jobStore().get(std::chrono::system_clock::now(), id,
-                                       [this](const std::optional<JobView>& job) {
-                                         if (job) {
-                                           answerJob(409, "text/plain", "job already finished\n");
-                                         } else {
-                                           answerJob(404, "text/plain", "unknown job\n");
-                                         }
-                                       });
-    });
+    cancelJobRequest(id);
     return;
   }
-  store.get(now, id, [this, result, url](const std::optional<JobView>& job) {
-    if (!job) {
-      answerJob(404, "text/plain", "unknown job\n");
-      return;
-    }
-    if (!result) {
-      if (job->state == JobState::Completed) {
-        answerJob(303, "application/json", statusDocument(*job, url),
-                  {{"location", url + "/result"}});
-      } else if (job->state == JobState::Processing) {
-        answerJob(200, "application/json", statusDocument(*job, url),
-                  {{"retry-after", std::to_string(pollRetryAfter(*job))}});
-      } else {
-        answerJob(200, "application/json", statusDocument(*job, url));
+  const std::string url = std::string(kJobPathPrefix) + id;
+  worker_.runtime().jobStore().get(std::chrono::system_clock::now(), id,
+                                   [this, result, url](const std::optional<JobView>& job) {
+                                     if (!job) {
+                                       answerJob(404, "text/plain", "unknown job\n");
+                                     } else if (result) {
+                                       answerJobResult(*job, url);
+                                     } else {
+                                       answerJobStatus(*job, url);
+                                     }
+                                   });
+}
+
+void Stream::cancelJobRequest(const std::string& id) {
+  Runtime& runtime = worker_.runtime();
+  runtime.jobStore().cancel(std::chrono::system_clock::now(), id, [this, &runtime, id](bool done) {
+    if (done) {
+      if (Worker* owner = runtime.jobOwner(id)) {
+        owner->post([owner, id] { owner->cancelJob(id); });
       }
+      answerJob(204, "", "");
       return;
     }
-    if (job->state != JobState::Completed || !job->result) {
-      answerJob(409, "application/json", statusDocument(*job, url));
-      return;
-    }
-    const filters::async_202::JobResult& r = *job->result;
-    ResponseHead head;
-    head.status = r.status;
-    for (const auto& [name, value] : r.headers) {
-      head.headers.add(name, value);
-    }
-    if (r.trailers.empty()) {
-      sendLocalResponse(0, std::move(head), r.body, ResponseSource::Filter);
-      return;
-    }
-    sendDownstreamHeaders(std::move(head), false);
-    if (!r.body.empty() && downstream_ != nullptr) {
-      EvBufferPtr buf = makeEvBuffer();
-      evbuffer_add(buf.get(), r.body.data(), r.body.size());
-      bytes_out_ += r.body.size();
-      sendDownstreamData(buf.get(), false);
-    }
-    if (downstream_ != nullptr) {
-      HeaderMap trailers;
-      for (const auto& [name, value] : r.trailers) {
-        trailers.add(name, value);
-      }
-      sendDownstreamTrailers(std::move(trailers));
-    }
-    maybeFinish();
+    runtime.jobStore().get(std::chrono::system_clock::now(), id,
+                           [this](const std::optional<JobView>& job) {
+                             if (job) {
+                               answerJob(409, "text/plain", "job already finished\n");
+                             } else {
+                               answerJob(404, "text/plain", "unknown job\n");
+                             }
+                           });
   });
+}
+
+void Stream::answerJobStatus(const JobView& job, const std::string& url) {
+  if (job.state == JobState::Completed) {
+    answerJob(303, "application/json", statusDocument(job, url), {{"location", url + "/result"}});
+  } else if (job.state == JobState::Processing) {
+    answerJob(200, "application/json", statusDocument(job, url),
+              {{"retry-after", std::to_string(pollRetryAfter(job))}});
+  } else {
+    answerJob(200, "application/json", statusDocument(job, url));
+  }
+}
+
+void Stream::answerJobResult(const JobView& job, const std::string& url) {
+  if (job.state != JobState::Completed || !job.result) {
+    answerJob(409, "application/json", statusDocument(job, url));
+    return;
+  }
+  const filters::async_202::JobResult& r = *job.result;
+  ResponseHead head;
+  head.status = r.status;
+  for (const auto& [name, value] : r.headers) {
+    head.headers.add(name, value);
+  }
+  if (r.trailers.empty()) {
+    sendLocalResponse(0, std::move(head), r.body, ResponseSource::Filter);
+    return;
+  }
+  sendDownstreamHeaders(std::move(head), false);
+  if (!r.body.empty() && downstream_ != nullptr) {
+    EvBufferPtr buf = makeEvBuffer();
+    evbuffer_add(buf.get(), r.body.data(), r.body.size());
+    bytes_out_ += r.body.size();
+    sendDownstreamData(buf.get(), false);
+  }
+  if (downstream_ != nullptr) {
+    HeaderMap trailers;
+    for (const auto& [name, value] : r.trailers) {
+      trailers.add(name, value);
+    }
+    sendDownstreamTrailers(std::move(trailers));
+  }
+  maybeFinish();
 }
 
 } // namespace seawall::proxy

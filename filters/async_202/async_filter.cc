@@ -460,7 +460,7 @@ void AsyncFilter::notifyCallback() {
 // ---- AsyncFilterFactory ----
 
 AsyncFilterFactory::AsyncFilterFactory(AsyncPolicy policy, JobStore* store, WallClock clock)
-    : policy_(policy), store_(store), clock_(std::move(clock)) {}
+    : policy_(std::move(policy)), store_(store), clock_(std::move(clock)) {}
 
 std::unique_ptr<proxy::HttpFilter> AsyncFilterFactory::create(proxy::StreamControl& control) const {
   return std::make_unique<AsyncFilter>(control, policy_, *store_, clock_);

@@ -127,7 +127,9 @@ TEST_P(AsyncJobs, HeldWhileDownThenDeliveredWhenTheClusterAnswers) {
   auto pending = fetch(status_path, GetParam());
   EXPECT_EQ(jsonString(pending.body, "state").value_or(""), "PROCESSING") << pending.body;
 
-  auto post = fetch("/held/order", GetParam(), {"-X", "POST", "-d", "x"});
+  // (No body: over h2 a reply before the body was read ends with RST_STREAM(NO_ERROR), which curl
+  // 7.88 reports as an error.)
+  auto post = fetch("/held/order", GetParam(), {"-X", "POST"});
   EXPECT_EQ(post.status, 503) << "a POST without Idempotency-Key is never held";
 
   TestUpstream later;
