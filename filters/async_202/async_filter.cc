@@ -200,13 +200,7 @@ void AsyncFilter::onTimer() {
     return;
   }
   phase_ = Phase::Creating;
-  if (policy_.secure_ids) {
-    job_id_ = makeSecureJobId();
-  } else {
-    proxy::Random& random = control_.random();
-    const uint64_t high = random.next();
-    job_id_ = makeJobId(high, random.next());
-  }
+  job_id_ = newJobId();
   // A networked store may answer after this filter is gone: the job it then creates must still
   // end (FAILED "not-converted"), with what outlives the filter (the store, a copy of the clock).
   std::weak_ptr<bool> alive = alive_;
@@ -287,6 +281,15 @@ proxy::FilterStatus AsyncFilter::onResponseHeaders(proxy::ResponseHead& head, bo
   return Continue;
 }
 
+std::string AsyncFilter::newJobId() {
+  if (policy_.secure_ids) {
+    return makeSecureJobId();
+  }
+  proxy::Random& random = control_.random();
+  const uint64_t high = random.next();
+  return makeJobId(high, random.next());
+}
+
 bool AsyncFilter::mayHold() const {
   if (!policy_.queue_while_down) {
     return false;
@@ -310,13 +313,7 @@ bool AsyncFilter::holdWhileDown() {
   if (timer_ != nullptr) {
     timer_->disable();
   }
-  if (policy_.secure_ids) {
-    job_id_ = makeSecureJobId();
-  } else {
-    proxy::Random& random = control_.random();
-    const uint64_t high = random.next();
-    job_id_ = makeJobId(high, random.next());
-  }
+  job_id_ = newJobId();
   // The memory store answers before create() returns; a store that answers later cannot hold a
   // response that is passing now, so the failure then goes out as it is.
   std::optional<CreateOutcome> outcome;

@@ -120,6 +120,7 @@ private:
   // Hold while down: true when the response passing is "the cluster is down" and this request
   // may be held; holdWhileDown() converts it (202) and schedules the next delivery attempt.
   bool mayHold() const;
+  std::string newJobId();
   bool holdWhileDown();
   void scheduleHeldAttempt();
 

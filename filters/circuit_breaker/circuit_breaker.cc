@@ -1,9 +1,22 @@
 #include "filters/circuit_breaker/circuit_breaker.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 namespace seawall::filters::circuit_breaker {
+
+std::string_view toString(State s) {
+  constexpr std::array<std::string_view, 5> kNames = {"closed", "open", "half_open", "forced_open",
+                                                      "disabled"};
+  return kNames[static_cast<size_t>(s)];
+}
+
+std::string_view toString(Mode m) {
+  constexpr std::array<std::string_view, kModeCount> kNames = {"normal", "forced_open", "disabled",
+                                                               "metrics_only"};
+  return kNames[static_cast<size_t>(m)];
+}
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string_view>
 
 #include "filters/circuit_breaker/outcome_window.h"
 
@@ -27,6 +28,12 @@ enum class Mode {
   Disabled,    // admit everything; outcomes are ignored
   MetricsOnly, // run the state machine as Normal, but admit everything (AllowedButWouldReject)
 };
+
+// Names used by metrics labels and the admin API: "closed", "open", "half_open", "forced_open",
+// "disabled"; and "normal", "forced_open", "disabled", "metrics_only".
+std::string_view toString(State s);
+std::string_view toString(Mode m);
+inline constexpr size_t kModeCount = 4;
 
 enum class Admission {
   Allowed,

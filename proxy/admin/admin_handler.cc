@@ -91,18 +91,6 @@ std::optional<std::string_view> queryParam(std::string_view query, std::string_v
   return std::nullopt;
 }
 
-std::string_view stateName(cb::State s) {
-  constexpr std::array<std::string_view, ClusterRuntime::kStateCount> kNames = {
-      "closed", "open", "half_open", "forced_open", "disabled"};
-  return kNames[static_cast<size_t>(s)];
-}
-
-std::string_view modeName(cb::Mode m) {
-  constexpr std::array<std::string_view, 4> kNames = {"normal", "forced_open", "disabled",
-                                                      "metrics_only"};
-  return kNames[static_cast<size_t>(m)];
-}
-
 // What POST /breakers/<cluster>?state= asks for: a mode, a reset, or nothing valid.
 struct BreakerAction {
   enum class Kind { Invalid, Reset, SetMode };
@@ -114,8 +102,8 @@ BreakerAction parseAction(std::string_view state) {
   if (state == "reset") {
     return {BreakerAction::Kind::Reset, cb::Mode::Normal};
   }
-  for (size_t i = 0; i < 4; ++i) {
-    if (modeName(static_cast<cb::Mode>(i)) == state) {
+  for (size_t i = 0; i < cb::kModeCount; ++i) {
+    if (cb::toString(static_cast<cb::Mode>(i)) == state) {
       return {BreakerAction::Kind::SetMode, static_cast<cb::Mode>(i)};
     }
   }
@@ -171,8 +159,8 @@ void appendCluster(std::string& out, ClusterRuntime& rt,
   out += "{\"name\":";
   appendJsonString(out, rt.name());
   out.append(",\"breaker\":").append(breaker != nullptr ? "true" : "false");
-  out.append(",\"state\":\"").append(stateName(state));
-  out.append("\",\"mode\":\"").append(modeName(mode));
+  out.append(",\"state\":\"").append(cb::toString(state));
+  out.append("\",\"mode\":\"").append(cb::toString(mode));
   out.append("\",\"window\":{\"calls\":").append(std::to_string(rates.calls));
   out += ",\"failure_rate\":";
   appendNumber(out, rates.failure_rate);

@@ -267,10 +267,9 @@ void emitResilience(const std::map<std::string, ResilienceTotals>& totals,
 
 using BreakerState = ClusterRuntime::State;
 
-constexpr std::array<std::string_view, ClusterRuntime::kStateCount> kStateNames = {
-    "closed", "open", "half_open", "forced_open", "disabled"};
-
-std::string stateName(size_t i) { return std::string(kStateNames[i]); }
+std::string stateName(size_t i) {
+  return std::string(filters::circuit_breaker::toString(static_cast<BreakerState>(i)));
+}
 
 void emitBreakers(const std::vector<ClusterRuntime*>& runtimes, std::vector<MetricFamily>& out) {
   auto state = family("seawall_breaker_state",

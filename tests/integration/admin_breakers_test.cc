@@ -74,22 +74,6 @@ protected:
     auto at = r->body.find("{\"name\":\"" + cluster + "\"");
     return at == std::string::npos ? "" : r->body.substr(at);
   }
-  ::testing::AssertionResult metricBecomes(const std::string& series, double want) const {
-    auto deadline = std::chrono::steady_clock::now() + milliseconds(2000);
-    std::optional<double> got;
-    while (true) {
-      got = metric(series);
-      if (got == want) {
-        return ::testing::AssertionSuccess();
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        break;
-      }
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return ::testing::AssertionFailure()
-           << series << " = " << (got ? std::to_string(*got) : "absent") << ", want " << want;
-  }
 };
 
 TEST_F(AdminBreakers, ListsEveryCluster) {

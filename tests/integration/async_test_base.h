@@ -69,26 +69,6 @@ protected:
     return r;
   }
 
-  // Counters are read at scrape time: poll briefly for the expected value.
-  ::testing::AssertionResult
-  metricBecomes(const std::string& series, double want,
-                std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) const {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::optional<double> got;
-    for (int i = 0; i < 10000; ++i) {
-      got = metric(series);
-      if (got == want || std::chrono::steady_clock::now() >= deadline) {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (got == want) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure()
-           << series << " = " << (got ? std::to_string(*got) : "absent") << ", want " << want;
-  }
-
   ::testing::AssertionResult upstreamActiveBecomes(const TestUpstream& up, int64_t want,
                                                    std::chrono::milliseconds timeout) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout;

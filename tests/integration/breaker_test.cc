@@ -54,24 +54,6 @@ protected:
     return R"(seawall_breaker_transitions_total{cluster="svc",from=")" + from + R"(",to=")" + to +
            R"("})";
   }
-  // Counters are summed over worker shards at scrape time: poll briefly for the expected value.
-  ::testing::AssertionResult metricBecomes(const std::string& series, double want,
-                                           milliseconds timeout = milliseconds(2000)) const {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::optional<double> got;
-    while (true) {
-      got = metric(series);
-      if (got == want) {
-        return ::testing::AssertionSuccess();
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        break;
-      }
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return ::testing::AssertionFailure()
-           << series << " = " << (got ? std::to_string(*got) : "absent") << ", want " << want;
-  }
   // Sends `n` requests to `path`, each expected to get `status` from the upstream (not rejected).
   void expectPassedThrough(const std::string& path, int n, int status) {
     for (int i = 0; i < n; ++i) {

@@ -69,24 +69,6 @@ protected:
   static std::string active(const std::string& resource) {
     return R"(seawall_cluster_active{cluster="svc",resource=")" + resource + R"("})";
   }
-  // Polls /metrics until `series` == want (scrape-time sums of per-worker shards).
-  ::testing::AssertionResult metricBecomes(const std::string& series, double want,
-                                           milliseconds timeout = milliseconds(2000)) const {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::optional<double> got;
-    while (true) {
-      got = metric(series);
-      if (got == want) {
-        return ::testing::AssertionSuccess();
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        break;
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return ::testing::AssertionFailure()
-           << series << " = " << (got ? std::to_string(*got) : "absent") << ", want " << want;
-  }
   // A curl in the background; its status line and reason go to stdout.
   std::unique_ptr<ChildProcess> background(const std::string& path) const {
     auto c = std::make_unique<ChildProcess>();

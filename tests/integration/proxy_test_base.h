@@ -3,9 +3,12 @@
 // route /h2/), and a cluster whose endpoint refuses connections (cluster "dead", route /dead/).
 #pragma once
 
+#include <chrono>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -86,6 +89,27 @@ protected:
       }
     }
     return std::nullopt;
+  }
+
+  // Polls /metrics until `series` == want: counters are per-worker shards summed at scrape time,
+  // and some are written a moment after the client got its answer.
+  ::testing::AssertionResult
+  metricBecomes(const std::string& series, double want,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::optional<double> got;
+    for (int i = 0; i < 10000; ++i) {
+      got = metric(series);
+      if (got == want || std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (got == want) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure()
+           << series << " = " << (got ? std::to_string(*got) : "absent") << ", want " << want;
   }
 
   TestUpstream h1_;
