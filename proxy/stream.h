@@ -95,6 +95,7 @@ private:
   void cancelJobRequest(const std::string& id);
   void answerJobStatus(const filters::async_202::JobView& job, const std::string& url);
   void answerJobResult(const filters::async_202::JobView& job, const std::string& url);
+  void answerStoreUnavailable(); // 503 async-store-unavailable, Retry-After: 1
   void answerJob(int status, std::string content_type, std::string body,
                  const std::vector<std::pair<std::string, std::string>>& headers = {});
 

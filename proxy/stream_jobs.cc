@@ -19,6 +19,7 @@ namespace {
 
 using filters::async_202::JobState;
 using filters::async_202::JobView;
+using filters::async_202::StoreStatus;
 
 std::string jsonEscape(std::string_view s) {
   std::string out;
@@ -67,6 +68,11 @@ void Stream::answerJob(int status, std::string content_type, std::string body,
   sendLocalResponse(0, std::move(head), std::move(body), ResponseSource::Filter);
 }
 
+void Stream::answerStoreUnavailable() {
+  answerJob(503, "text/plain", "async job store is unavailable\n",
+            {{"retry-after", "1"}, {"x-seawall-reason", "async-store-unavailable"}});
+}
+
 // The route's `retry_after` for polls of a pending job: the route this listener gives the job's
 // method and path (the job was made by it, in the usual one-listener sidecar); 1s otherwise.
 int64_t Stream::pollRetryAfter(const JobView& job) const {
@@ -103,37 +109,47 @@ void Stream::handleJobRequest() {
     return;
   }
   const std::string url = std::string(kJobPathPrefix) + id;
-  worker_.runtime().jobStore().get(std::chrono::system_clock::now(), id,
-                                   [this, result, url](const std::optional<JobView>& job) {
-                                     if (!job) {
-                                       answerJob(404, "text/plain", "unknown job\n");
-                                     } else if (result) {
-                                       answerJobResult(*job, url);
-                                     } else {
-                                       answerJobStatus(*job, url);
-                                     }
-                                   });
+  worker_.runtime().jobStore().get(
+      std::chrono::system_clock::now(), id,
+      [this, result, url](StoreStatus status, const std::optional<JobView>& job) {
+        if (status == StoreStatus::Unavailable) {
+          answerStoreUnavailable();
+        } else if (!job) {
+          answerJob(404, "text/plain", "unknown job\n");
+        } else if (result) {
+          answerJobResult(*job, url);
+        } else {
+          answerJobStatus(*job, url);
+        }
+      });
 }
 
 void Stream::cancelJobRequest(const std::string& id) {
   Runtime& runtime = worker_.runtime();
-  runtime.jobStore().cancel(std::chrono::system_clock::now(), id, [this, &runtime, id](bool done) {
-    if (done) {
-      if (Worker* owner = runtime.jobOwner(id)) {
-        owner->post([owner, id] { owner->cancelJob(id); });
-      }
-      answerJob(204, "", "");
-      return;
-    }
-    runtime.jobStore().get(std::chrono::system_clock::now(), id,
-                           [this](const std::optional<JobView>& job) {
-                             if (job) {
-                               answerJob(409, "text/plain", "job already finished\n");
-                             } else {
-                               answerJob(404, "text/plain", "unknown job\n");
-                             }
-                           });
-  });
+  runtime.jobStore().cancel(
+      std::chrono::system_clock::now(), id, [this, &runtime, id](StoreStatus status, bool done) {
+        if (status == StoreStatus::Unavailable) {
+          answerStoreUnavailable();
+          return;
+        }
+        if (done) {
+          if (Worker* owner = runtime.jobOwner(id)) {
+            owner->post([owner, id] { owner->cancelJob(id); });
+          }
+          answerJob(204, "", "");
+          return;
+        }
+        runtime.jobStore().get(std::chrono::system_clock::now(), id,
+                               [this](StoreStatus found, const std::optional<JobView>& job) {
+                                 if (found == StoreStatus::Unavailable) {
+                                   answerStoreUnavailable();
+                                 } else if (job) {
+                                   answerJob(409, "text/plain", "job already finished\n");
+                                 } else {
+                                   answerJob(404, "text/plain", "unknown job\n");
+                                 }
+                               });
+      });
 }
 
 void Stream::answerJobStatus(const JobView& job, const std::string& url) {

@@ -217,9 +217,9 @@ void AsyncFilter::onTimer() {
 
 void AsyncFilter::onCreated(CreateOutcome outcome) {
   const bool still_possible = phase_ == Phase::Creating && !control_.info().response_started;
-  if (outcome == CreateOutcome::Full) {
+  if (outcome != CreateOutcome::Created) {
     if (still_possible) {
-      rejectFull();
+      rejectUnconverted(outcome);
     }
     return;
   }
@@ -236,14 +236,16 @@ void AsyncFilter::onCreated(CreateOutcome outcome) {
   control_.bindJob(job_id_);
 }
 
-void AsyncFilter::rejectFull() {
+void AsyncFilter::rejectUnconverted(CreateOutcome outcome) {
   phase_ = Phase::PassThrough;
+  const bool full = outcome == CreateOutcome::Full;
   proxy::ResponseHead head;
   head.status = 503;
   head.headers.add("retry-after", std::to_string(policy_.retry_after.count()));
-  head.headers.add("x-seawall-reason", "async-store-full");
+  head.headers.add("x-seawall-reason", full ? "async-store-full" : "async-store-unavailable");
   head.headers.add("content-type", "text/plain");
-  control_.respond(std::move(head), "async job store is full");
+  control_.respond(std::move(head),
+                   full ? "async job store is full" : "async job store is unavailable");
 }
 
 proxy::FilterStatus AsyncFilter::onResponseHeaders(proxy::ResponseHead& head, bool end_stream) {
@@ -439,18 +441,19 @@ void AsyncFilter::notifyCallback() {
   // The store's view is the truth (a result over its byte budget ended FAILED there), and its
   // stored result is shared with the delivery instead of copied.
   const auto deadline = converted_at_ + policy_.retention;
-  store_.get(clock_(), job_id_,
-             [sender, target = *callback_, deadline](const std::optional<JobView>& view) {
-               if (!view || view->state == JobState::Processing) {
-                 return;
-               }
-               CallbackMessage message;
-               message.job_id = view->id;
-               message.state = view->state;
-               message.failure_reason = view->failure_reason;
-               message.result = view->result;
-               sender->send(target, std::move(message), deadline);
-             });
+  store_.get(
+      clock_(), job_id_,
+      [sender, target = *callback_, deadline](StoreStatus, const std::optional<JobView>& view) {
+        if (!view || view->state == JobState::Processing) {
+          return;
+        }
+        CallbackMessage message;
+        message.job_id = view->id;
+        message.state = view->state;
+        message.failure_reason = view->failure_reason;
+        message.result = view->result;
+        sender->send(target, std::move(message), deadline);
+      });
   callback_.reset();
 }
 

@@ -111,7 +111,7 @@ private:
   std::optional<std::chrono::milliseconds> conversionDelay(const proxy::RequestHead& head) const;
   void onTimer();
   void onCreated(CreateOutcome outcome);
-  void rejectFull();
+  void rejectUnconverted(CreateOutcome outcome);
   void captureHeaders(const proxy::ResponseHead& head, bool end_stream);
   void finishCompleted();
   void finishFailed(std::string reason);

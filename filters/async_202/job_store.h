@@ -50,7 +50,13 @@ struct JobView {
   std::shared_ptr<const JobResult> result; // COMPLETED only
 };
 
-enum class CreateOutcome { Created, Full };
+// Unavailable: a networked store could not be reached (nothing was created; the client gets 503
+// `async-store-unavailable`, never a 202 for a job that may not exist).
+enum class CreateOutcome { Created, Full, Unavailable };
+
+// How a get() or cancel() went: Unavailable means the store could not be reached, so the job may
+// well exist (a poll answers 503 with Retry-After, not 404).
+enum class StoreStatus { Ok, Unavailable };
 
 struct JobStoreLimits {
   size_t max_jobs = 10000;
@@ -77,12 +83,13 @@ public:
   virtual void complete(TimePoint now, const std::string& id, JobResult result) = 0;
   // PROCESSING -> FAILED(reason). No effect on a job that already ended or expired.
   virtual void fail(TimePoint now, const std::string& id, std::string reason) = 0;
-  // The job, or nullopt when unknown or expired.
+  // The job, or nullopt (with Ok) when unknown or expired.
   virtual void get(TimePoint now, const std::string& id,
-                   std::function<void(std::optional<JobView>)> done) = 0;
-  // PROCESSING -> FAILED("cancelled"); true when the job existed and was PROCESSING. The caller
-  // aborts the upstream call (the store does not know where it runs).
-  virtual void cancel(TimePoint now, const std::string& id, std::function<void(bool)> done) = 0;
+                   std::function<void(StoreStatus, std::optional<JobView>)> done) = 0;
+  // PROCESSING -> FAILED("cancelled"); true (with Ok) when the job existed and was PROCESSING.
+  // The caller aborts the upstream call (the store does not know where it runs).
+  virtual void cancel(TimePoint now, const std::string& id,
+                      std::function<void(StoreStatus, bool)> done) = 0;
 
   // Drops the jobs expired at `now` (memory backend; a networked one relies on its own TTLs).
   // Returns how many. Called from a periodic timer on the main thread.

@@ -128,7 +128,7 @@ void MemoryJobStore::fail(TimePoint now, const std::string& id, std::string reas
 }
 
 void MemoryJobStore::get(TimePoint now, const std::string& id,
-                         std::function<void(std::optional<JobView>)> done) {
+                         std::function<void(StoreStatus, std::optional<JobView>)> done) {
   std::optional<JobView> view;
   Freed freed;
   {
@@ -139,11 +139,12 @@ void MemoryJobStore::get(TimePoint now, const std::string& id,
     }
   }
   if (done) {
-    done(std::move(view));
+    done(StoreStatus::Ok, std::move(view));
   }
 }
 
-void MemoryJobStore::cancel(TimePoint now, const std::string& id, std::function<void(bool)> done) {
+void MemoryJobStore::cancel(TimePoint now, const std::string& id,
+                            std::function<void(StoreStatus, bool)> done) {
   bool cancelled = false;
   Freed freed;
   {
@@ -155,7 +156,7 @@ void MemoryJobStore::cancel(TimePoint now, const std::string& id, std::function<
     }
   }
   if (done) {
-    done(cancelled);
+    done(StoreStatus::Ok, cancelled);
   }
 }
 

@@ -56,8 +56,9 @@ public:
   void complete(TimePoint now, const std::string& id, JobResult result) override;
   void fail(TimePoint now, const std::string& id, std::string reason) override;
   void get(TimePoint now, const std::string& id,
-           std::function<void(std::optional<JobView>)> done) override;
-  void cancel(TimePoint now, const std::string& id, std::function<void(bool)> done) override;
+           std::function<void(StoreStatus, std::optional<JobView>)> done) override;
+  void cancel(TimePoint now, const std::string& id,
+              std::function<void(StoreStatus, bool)> done) override;
 
   size_t jobs(JobState state) const override;
   size_t bytes() const override;

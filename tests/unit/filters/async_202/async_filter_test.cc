@@ -71,10 +71,11 @@ public:
     inner_.fail(now, id, std::move(reason));
   }
   void get(TimePoint now, const std::string& id,
-           std::function<void(std::optional<JobView>)> done) override {
+           std::function<void(StoreStatus, std::optional<JobView>)> done) override {
     inner_.get(now, id, std::move(done));
   }
-  void cancel(TimePoint now, const std::string& id, std::function<void(bool)> done) override {
+  void cancel(TimePoint now, const std::string& id,
+              std::function<void(StoreStatus, bool)> done) override {
     inner_.cancel(now, id, std::move(done));
   }
   size_t jobs(JobState state) const override { return inner_.jobs(state); }
@@ -139,7 +140,7 @@ protected:
 
   std::optional<JobView> job(const std::string& id) {
     std::optional<JobView> view;
-    store_.get(wall_, id, [&](std::optional<JobView> v) { view = std::move(v); });
+    store_.get(wall_, id, [&](StoreStatus, std::optional<JobView> v) { view = std::move(v); });
     return view;
   }
 

@@ -61,7 +61,7 @@ CreateOutcome create(JobStore& store, TimePoint now, const std::string& id,
 std::optional<JobView> get(JobStore& store, TimePoint now, const std::string& id) {
   bool called = false;
   std::optional<JobView> view;
-  store.get(now, id, [&](std::optional<JobView> v) {
+  store.get(now, id, [&](StoreStatus, std::optional<JobView> v) {
     called = true;
     view = std::move(v);
   });
@@ -71,7 +71,7 @@ std::optional<JobView> get(JobStore& store, TimePoint now, const std::string& id
 
 bool cancel(JobStore& store, TimePoint now, const std::string& id) {
   std::optional<bool> cancelled;
-  store.cancel(now, id, [&](bool c) { cancelled = c; });
+  store.cancel(now, id, [&](StoreStatus, bool c) { cancelled = c; });
   EXPECT_TRUE(cancelled.has_value()) << "cancel did not call back";
   return cancelled.value_or(false);
 }
@@ -379,8 +379,8 @@ TEST(MemoryJobStoreTest, CallbacksRunOutsideTheLock) {
   bool nested = false;
   store.create(at(0), idOf(1), kRetention, "GET", "/", [&](CreateOutcome outcome) {
     ASSERT_EQ(outcome, CreateOutcome::Created);
-    store.get(at(0), idOf(1), [&](std::optional<JobView> view) {
-      store.cancel(at(0), idOf(1), [&](bool cancelled) {
+    store.get(at(0), idOf(1), [&](StoreStatus, std::optional<JobView> view) {
+      store.cancel(at(0), idOf(1), [&](StoreStatus, bool cancelled) {
         nested = view.has_value() && cancelled && store.jobs(JobState::Failed) == 1;
       });
     });
@@ -503,8 +503,9 @@ TEST(MemoryJobStoreTest, ThroughputOnOneThread) {
   for (uint64_t i = 0; i < kJobs; ++i) {
     store.create(at(0), ids[i], kRetention, "GET", "/stock/lookup", nullptr);
     store.complete(at(1), ids[i], JobResult{200, {{"content-type", "application/json"}}, "{}", {}});
-    store.get(at(2), ids[i],
-              [&](const std::optional<JobView>& v) { found += v.has_value() ? 1 : 0; });
+    store.get(at(2), ids[i], [&](StoreStatus, const std::optional<JobView>& v) {
+      found += v.has_value() ? 1 : 0;
+    });
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   std::printf("[ throughput ] %.0f jobs/s (create + complete + get, one thread, %llu jobs in "
