@@ -33,8 +33,9 @@ const Cluster* Config::findCluster(const std::string& name) const {
 bool Config::operator==(const Config& other) const {
   // Keep in step with the fields above; source_path and marks are deliberately left out.
   return admin == other.admin && workers == other.workers && drain_timeout == other.drain_timeout &&
-         access_log == other.access_log && listeners == other.listeners &&
-         clusters == other.clusters && async_store == other.async_store;
+         watch_config == other.watch_config && access_log == other.access_log &&
+         listeners == other.listeners && clusters == other.clusters &&
+         async_store == other.async_store;
 }
 
 std::string ConfigError::toString() const {

@@ -158,6 +158,9 @@ struct Listener {
   std::string name;
   HostPort address;
   std::vector<Protocol> protocols{Protocol::Http1, Protocol::H2c};
+  // Takes connections redirected by iptables REDIRECT: each one's original destination
+  // (SO_ORIGINAL_DST) is what `type: original_dst` clusters send to.
+  bool transparent = false;
   ListenerLimits limits;
   std::vector<Route> routes;
   Mark mark;
@@ -165,6 +168,9 @@ struct Listener {
 };
 
 enum class ClusterProtocol { Http1, H2 };
+// static: the listed endpoints. original_dst: no endpoints; each request goes to its downstream
+// connection's original destination (a `transparent` listener's redirected connections).
+enum class ClusterType { Static, OriginalDst };
 enum class LoadBalancing { RoundRobin, LeastRequest };
 
 // A cluster's `limits:` (Envoy's circuit-breaker thresholds). Always enforced, with these defaults.
@@ -209,6 +215,7 @@ struct OutlierConfig {
 
 struct Cluster {
   std::string name;
+  ClusterType type = ClusterType::Static;
   ClusterProtocol protocol = ClusterProtocol::Http1;
   std::vector<HostPort> endpoints;
   Duration connect_timeout{250};
@@ -248,6 +255,7 @@ struct Config {
   AdminConfig admin;
   unsigned workers = 0; // 0 = auto (number of cores)
   Duration drain_timeout{15000};
+  bool watch_config = false; // reload when the file changes (as well as on SIGHUP)
   AccessLog access_log;
   std::vector<Listener> listeners;
   std::vector<Cluster> clusters;

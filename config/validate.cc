@@ -670,6 +670,20 @@ private:
   bool checkEndpoints(size_t i) {
     const Cluster& cluster = config_.clusters[i];
     const std::string path = "clusters[" + std::to_string(i) + "]";
+    if (cluster.type == ClusterType::OriginalDst) {
+      if (!cluster.endpoints.empty()) {
+        return fail(at(path + ".endpoints", cluster.mark),
+                    "cluster " + quoted(cluster.name) +
+                        " is type original_dst: it sends to each connection's original "
+                        "destination and takes no endpoints");
+      }
+      if (cluster.outlier) {
+        return fail(at(path + ".outlier", cluster.mark),
+                    "cluster " + quoted(cluster.name) +
+                        " is type original_dst: outlier ejection needs a list of endpoints");
+      }
+      return true;
+    }
     if (cluster.endpoints.empty()) {
       return fail(at(path + ".endpoints", cluster.mark),
                   "cluster " + quoted(cluster.name) + " needs at least one endpoint");

@@ -150,6 +150,7 @@ void emitListener(YAML::Emitter& out, const Listener& listener) {
     out << std::string(nameOf(kProtocolNames, protocol));
   }
   out << YAML::EndSeq;
+  out << YAML::Key << "transparent" << YAML::Value << listener.transparent;
   const ListenerLimits& limits = listener.limits;
   out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "max_header_bytes" << YAML::Value << formatSize(limits.max_header_bytes);
@@ -209,6 +210,7 @@ void emitResilience(YAML::Emitter& out, const Cluster& cluster) {
 void emitCluster(YAML::Emitter& out, const Cluster& cluster) {
   out << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << cluster.name;
+  out << YAML::Key << "type" << YAML::Value << std::string(nameOf(kClusterTypeNames, cluster.type));
   out << YAML::Key << "protocol" << YAML::Value
       << std::string(nameOf(kClusterProtocolNames, cluster.protocol));
   out << YAML::Key << "endpoints" << YAML::Value << YAML::Flow << YAML::BeginSeq;
@@ -241,6 +243,7 @@ std::string dumpConfig(const Config& config) {
     out << config.workers;
   }
   out << YAML::Key << "drain_timeout" << YAML::Value << formatDuration(config.drain_timeout);
+  out << YAML::Key << "watch_config" << YAML::Value << config.watch_config;
   if (!config.access_log.path.empty()) {
     out << YAML::Key << "access_log" << YAML::Value << YAML::BeginMap << YAML::Key << "path"
         << YAML::Value << config.access_log.path << YAML::EndMap;

@@ -82,6 +82,7 @@ public:
             {{"admin", [&](const Value& v) { readAdmin(v); }},
              {"workers", [&](const Value& v) { readWorkers(v); }},
              {"drain_timeout", [&](const Value& v) { config_.drain_timeout = readDuration(v); }},
+             {"watch_config", [&](const Value& v) { config_.watch_config = readBool(v); }},
              {"access_log", [&](const Value& v) { readAccessLog(v); }},
              {"listeners", [&](const Value& v) { readListeners(v); }},
              {"clusters", [&](const Value& v) { readClusters(v); }},
@@ -270,6 +271,7 @@ private:
               {{"name", [&](const Value& x) { listener.name = readString(x); }},
                {"address", [&](const Value& x) { listener.address = readAddress(x); }},
                {"protocols", [&](const Value& x) { readProtocols(x, listener); }},
+               {"transparent", [&](const Value& x) { listener.transparent = readBool(x); }},
                {"limits", [&](const Value& x) { readLimits(x, listener.limits); }},
                {"routes", [&](const Value& x) { readRoutes(x, listener); }}},
               {"name", "address"});
@@ -351,6 +353,7 @@ private:
       readMap(
           item, "cluster",
           {{"name", [&](const Value& x) { cluster.name = readString(x); }},
+           {"type", [&](const Value& x) { cluster.type = readEnum(x, kClusterTypeNames); }},
            {"protocol",
             [&](const Value& x) { cluster.protocol = readEnum(x, kClusterProtocolNames); }},
            {"endpoints",
@@ -368,7 +371,7 @@ private:
            {"limits", [&](const Value& x) { readClusterLimits(x, cluster.limits); }},
            {"breaker", [&](const Value& x) { readBreaker(x, cluster.breaker.emplace()); }},
            {"outlier", [&](const Value& x) { readOutlier(x, cluster.outlier.emplace()); }}},
-          {"name", "endpoints"});
+          {"name"});
     });
   }
 

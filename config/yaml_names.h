@@ -19,6 +19,8 @@ inline constexpr std::array<EnumName<Protocol>, 2> kProtocolNames{
     {{"http1", Protocol::Http1}, {"h2c", Protocol::H2c}}};
 inline constexpr std::array<EnumName<ClusterProtocol>, 2> kClusterProtocolNames{
     {{"http1", ClusterProtocol::Http1}, {"h2", ClusterProtocol::H2}}};
+inline constexpr std::array<EnumName<ClusterType>, 2> kClusterTypeNames{
+    {{"static", ClusterType::Static}, {"original_dst", ClusterType::OriginalDst}}};
 inline constexpr std::array<EnumName<LoadBalancing>, 2> kLoadBalancingNames{
     {{"least_request", LoadBalancing::LeastRequest}, {"round_robin", LoadBalancing::RoundRobin}}};
 inline constexpr std::array<EnumName<BreakerConfig::WindowType>, 2> kWindowTypeNames{

@@ -12,6 +12,26 @@ namespace seawall::proxy {
 namespace {
 constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 constexpr size_t kWriteLowWatermark = size_t{64} * 1024;
+constexpr int kSoOriginalDst = 80; // SO_ORIGINAL_DST (IPv4) and IP6T_SO_ORIGINAL_DST (IPv6)
+
+// Where an iptables REDIRECT (nat table) sent from: the connection's destination before the
+// rewrite. Null when it cannot be read or is the socket's own address (not redirected).
+std::unique_ptr<ResolvedEndpoint> originalDestinationOf(evutil_socket_t fd) {
+  sockaddr_storage local{};
+  socklen_t local_len = sizeof(local);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+    return nullptr;
+  }
+  auto out = std::make_unique<ResolvedEndpoint>();
+  out->address_len = sizeof(out->address);
+  const int level = local.ss_family == AF_INET6 ? SOL_IPV6 : SOL_IP;
+  if (getsockopt(fd, level, kSoOriginalDst, &out->address, &out->address_len) != 0 ||
+      (out->address_len == local_len && std::memcmp(&out->address, &local, local_len) == 0)) {
+    return nullptr;
+  }
+  out->name = formatSockaddr(reinterpret_cast<const sockaddr*>(&out->address));
+  return out;
+}
 } // namespace
 
 DownstreamConnection::DownstreamConnection(Worker& worker, ListenerContext& listener,
@@ -25,8 +45,11 @@ DownstreamConnection::DownstreamConnection(Worker& worker, ListenerContext& list
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
   idle_timer_ = worker.dispatcher().createTimer([this] { onIdleTimer(); });
-  idle_timer_->enable(listener_.config.limits.idle_timeout);
+  idle_timer_->enable(listener_.config->limits.idle_timeout);
   listener_.stats.connectionOpened();
+  if (listener_.config->transparent) {
+    original_dst_ = originalDestinationOf(fd);
+  }
 }
 
 evbuffer* DownstreamConnection::output() { return bufferevent_get_output(bev_.get()); }
@@ -79,7 +102,7 @@ bool DownstreamConnection::sniff(evbuffer* input) {
     return false; // need more bytes
   }
   bool h2 = prefix;
-  const auto& protocols = listener_.config.protocols;
+  const auto& protocols = listener_.config->protocols;
   bool allow_h1 =
       std::find(protocols.begin(), protocols.end(), config::Protocol::Http1) != protocols.end();
   bool allow_h2 =
@@ -154,7 +177,7 @@ void DownstreamConnection::readDisable(bool disable) {
 }
 
 ServerStreamCallbacks& DownstreamConnection::newStream(ServerStream& stream) {
-  return worker_.createStream(listener_, stream);
+  return worker_.createStream(listener_, stream, original_dst_.get());
 }
 
 void DownstreamConnection::onCodecError(int /*status*/, std::string_view reason) {
@@ -163,7 +186,7 @@ void DownstreamConnection::onCodecError(int /*status*/, std::string_view reason)
 
 void DownstreamConnection::onIdleTimer() {
   auto idle_for = std::chrono::steady_clock::now() - last_activity_;
-  auto timeout = listener_.config.limits.idle_timeout;
+  auto timeout = listener_.config->limits.idle_timeout;
   if ((!codec_ || codec_->activeStreams() == 0) && idle_for >= timeout) {
     closeNow();
     return;

@@ -10,6 +10,7 @@
 #include "proxy/codec/codec.h"
 #include "proxy/common/dispatcher.h"
 #include "proxy/common/event_ptr.h"
+#include "proxy/upstream/cluster.h"
 
 namespace seawall::proxy {
 
@@ -36,6 +37,9 @@ public:
   void drain();
   bool closed() const { return closed_; }
   ListenerContext& listener() { return listener_; }
+  // A transparent listener's redirected connection: where the client meant to connect
+  // (SO_ORIGINAL_DST). Null otherwise, and for a connection made to the listener itself.
+  const ResolvedEndpoint* originalDestination() const { return original_dst_.get(); }
 
 private:
   static void readCb(bufferevent* bev, void* arg) noexcept;
@@ -48,6 +52,7 @@ private:
   Worker& worker_;
   ListenerContext& listener_;
   std::string peer_address_;
+  std::unique_ptr<ResolvedEndpoint> original_dst_;
   uint64_t id_;
   BufferEventPtr bev_;
   std::unique_ptr<ServerCodec> codec_;

@@ -58,17 +58,49 @@ std::unique_ptr<RouteRuntime> buildRoute(const config::Config& config, const con
 
 } // namespace
 
-Runtime::Runtime(const config::Config& config) {
+std::unique_ptr<filters::async_202::JobStore> makeJobStore(const config::Config& config) {
   filters::async_202::JobStoreLimits limits;
   limits.max_jobs = config.async_store.max_jobs;
   limits.max_bytes = config.async_store.max_bytes;
-  job_store_ = std::make_unique<filters::async_202::MemoryJobStore>(limits);
-  for (const config::Cluster& c : config.clusters) {
-    clusters_.emplace(c.name, std::make_unique<ClusterRuntime>(c));
+  return std::make_unique<filters::async_202::MemoryJobStore>(limits);
+}
+
+void AsyncJobs::registerJob(const std::string& id, Worker* worker) {
+  const std::lock_guard lock(mutex_);
+  owners_[id] = worker;
+}
+
+void AsyncJobs::unregisterJob(const std::string& id) {
+  const std::lock_guard lock(mutex_);
+  owners_.erase(id);
+}
+
+Worker* AsyncJobs::owner(const std::string& id) const {
+  const std::lock_guard lock(mutex_);
+  auto it = owners_.find(id);
+  return it != owners_.end() ? it->second : nullptr;
+}
+
+Runtime::Runtime(std::shared_ptr<const config::Config> config)
+    : Runtime(config, nullptr, std::make_shared<AsyncJobs>(makeJobStore(*config))) {}
+
+Runtime::Runtime(std::shared_ptr<const config::Config> config, const Runtime* previous,
+                 std::shared_ptr<AsyncJobs> jobs)
+    : config_(std::move(config)), jobs_(std::move(jobs)) {
+  for (const config::Cluster& c : config_->clusters) {
+    std::shared_ptr<ClusterRuntime> kept;
+    if (previous != nullptr) {
+      const config::Cluster* before = previous->config_->findCluster(c.name);
+      auto it = previous->clusters_.find(c.name);
+      if (before != nullptr && *before == c && it != previous->clusters_.end()) {
+        kept = it->second; // same definition: breaker, ejections and limit counts carry on
+      }
+    }
+    clusters_.emplace(c.name, kept ? std::move(kept) : std::make_shared<ClusterRuntime>(c));
   }
-  for (const config::Listener& l : config.listeners) {
+  for (const config::Listener& l : config_->listeners) {
     for (const config::Route& r : l.routes) {
-      routes_.emplace(&r, buildRoute(config, r, *job_store_));
+      routes_.emplace(&r, buildRoute(*config_, r, jobs_->store()));
     }
   }
 }
@@ -83,22 +115,6 @@ ClusterRuntime* Runtime::cluster(const std::string& name) const {
 RouteRuntime* Runtime::route(const config::Route* route) const {
   auto it = routes_.find(route);
   return it != routes_.end() ? it->second.get() : nullptr;
-}
-
-void Runtime::registerJob(const std::string& id, Worker* worker) {
-  std::lock_guard<std::mutex> lock(jobs_mutex_);
-  job_owners_[id] = worker;
-}
-
-void Runtime::unregisterJob(const std::string& id) {
-  std::lock_guard<std::mutex> lock(jobs_mutex_);
-  job_owners_.erase(id);
-}
-
-Worker* Runtime::jobOwner(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(jobs_mutex_);
-  auto it = job_owners_.find(id);
-  return it != job_owners_.end() ? it->second : nullptr;
 }
 
 std::vector<ClusterRuntime*> Runtime::clusters() const {

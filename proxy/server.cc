@@ -18,6 +18,7 @@ namespace seawall::proxy {
 struct Server::DnsQuery {
   Server* server;
   size_t target;
+  uint64_t generation;
 };
 
 Server::Server(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {
@@ -54,12 +55,12 @@ bool Server::start(std::string& error) {
       return false;
     }
   }
-  runtime_ = std::make_unique<Runtime>(*config_);
+  runtime_ = std::make_shared<Runtime>(config_);
+  initReloadMetrics();
   unsigned n =
       config_->workers != 0 ? config_->workers : std::max(1U, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
-    auto worker =
-        std::make_unique<Worker>(i, config_, metrics_.addWorker(), access_log_.get(), *runtime_);
+    auto worker = std::make_unique<Worker>(i, runtime_, metrics_.addWorker(), access_log_.get());
     if (!worker->bindListeners(error)) {
       return false;
     }
@@ -97,23 +98,14 @@ bool Server::start(std::string& error) {
     signals_.emplace_back(evsignal_new(base_.get(), sig, &Server::onSignal, this));
     evsignal_add(signals_.back().get(), nullptr);
   }
+  signals_.emplace_back(evsignal_new(base_.get(), SIGHUP, &Server::onReloadSignal, this));
+  evsignal_add(signals_.back().get(), nullptr);
   ::signal(SIGPIPE, SIG_IGN);
-
-  for (const auto& cluster : config_->clusters) {
-    for (const auto& ep : cluster.endpoints) {
-      if (!ep.isIpLiteral()) {
-        dns_targets_.push_back(DnsTarget{cluster.name, ep, {}, "not resolved yet"});
-      }
-    }
+  if (!config_->source_path.empty()) {
+    ::stat(config_->source_path.c_str(), &watched_);
   }
-  if (!dns_targets_.empty()) {
-    dns_ = evdns_base_new(base_.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS);
-    if (dns_ == nullptr) {
-      dns_ = evdns_base_new(base_.get(), 0);
-      evdns_base_load_hosts(dns_, nullptr);
-    }
-    resolveAll();
-  }
+  watchConfig();
+  startDns();
 
   for (auto& w : workers_) {
     w->start();
@@ -172,6 +164,32 @@ void Server::finishDrain() {
   event_base_loopexit(base_.get(), nullptr);
 }
 
+void Server::startDns() {
+  dns_targets_.clear();
+  ++dns_generation_;
+  for (const auto& cluster : config_->clusters) {
+    for (const auto& ep : cluster.endpoints) {
+      if (!ep.isIpLiteral()) {
+        dns_targets_.push_back(DnsTarget{cluster.name, ep, {}, "not resolved yet"});
+      }
+    }
+  }
+  if (dns_targets_.empty()) {
+    if (dns_timer_) {
+      dns_timer_->disable();
+    }
+    return;
+  }
+  if (dns_ == nullptr) {
+    dns_ = evdns_base_new(base_.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    if (dns_ == nullptr) {
+      dns_ = evdns_base_new(base_.get(), 0);
+      evdns_base_load_hosts(dns_, nullptr);
+    }
+  }
+  resolveAll();
+}
+
 void Server::resolveAll() {
   for (size_t i = 0; i < dns_targets_.size(); ++i) {
     evutil_addrinfo hints{};
@@ -180,12 +198,15 @@ void Server::resolveAll() {
     hints.ai_protocol = IPPROTO_TCP;
     std::string port = std::to_string(dns_targets_[i].endpoint.port);
     // Owned by the callback, which evdns always calls exactly once.
-    auto* query = new DnsQuery{this, i}; // NOLINT(cppcoreguidelines-owning-memory)
+    auto* query = new DnsQuery{this, i, dns_generation_}; // NOLINT(cppcoreguidelines-owning-memory)
     evdns_getaddrinfo(
         dns_, dns_targets_[i].endpoint.host.c_str(), port.c_str(), &hints,
         [](int result, evutil_addrinfo* res, void* arg) noexcept {
           std::unique_ptr<DnsQuery> q(static_cast<DnsQuery*>(arg));
-          if (result == EVUTIL_EAI_CANCEL) {
+          if (result == EVUTIL_EAI_CANCEL || q->generation != q->server->dns_generation_) {
+            if (result == 0) {
+              evutil_freeaddrinfo(res);
+            }
             return;
           }
           DnsTarget& target = q->server->dns_targets_[q->target];
@@ -284,7 +305,9 @@ std::string Server::clustersJson() const {
     first_cluster = false;
     out += "{\"name\":";
     appendJsonString(out, c.name);
-    out += ",\"protocol\":\"";
+    out += ",\"type\":\"";
+    out += c.type == config::ClusterType::OriginalDst ? "original_dst" : "static";
+    out += "\",\"protocol\":\"";
     out += c.protocol == config::ClusterProtocol::H2 ? "h2" : "http1";
     out += "\",\"load_balancing\":\"";
     out += c.load_balancing == config::LoadBalancing::RoundRobin ? "round_robin" : "least_request";

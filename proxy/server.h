@@ -1,12 +1,17 @@
 // The main thread: owns the config, the workers, the admin listener, DNS resolution of cluster
-// endpoints, and signals (SIGTERM/SIGINT drain and exit). Never on the data path.
+// endpoints, and signals (SIGTERM/SIGINT drain and exit, SIGHUP reloads the config file). Never on
+// the data path.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <event2/dns.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 
 #include "config/config.h"
 #include "proxy/access_log.h"
@@ -35,6 +40,9 @@ public:
   bool start(std::string& error);
   // Runs the main loop until drained after SIGTERM/SIGINT. Returns the process exit code.
   int run();
+  // Loads, validates and applies the config file again (what SIGHUP does). On any error the
+  // running config stays and `error` says why (FILE:LINE:COL: reason for a bad file).
+  bool reload(std::string& error);
 
 private:
   struct DnsTarget {
@@ -46,6 +54,11 @@ private:
   struct DnsQuery;
 
   static void onSignal(evutil_socket_t sig, short what, void* arg) noexcept;
+  static void onReloadSignal(evutil_socket_t sig, short what, void* arg) noexcept;
+  void initReloadMetrics();
+  void countReload(bool ok);
+  void watchConfig(); // watch_config: polls the file's identity once a second
+  void startDns();
   void beginDrain();
   void finishDrain();
   void resolveAll();
@@ -59,7 +72,7 @@ private:
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<WorkerMailbox> mailbox_; // workers report back through it
   stats::Metrics metrics_;
-  std::unique_ptr<Runtime> runtime_; // before the workers: they hold references into it
+  std::shared_ptr<Runtime> runtime_; // the current generation (workers share it)
   std::unique_ptr<Timer> job_expiry_timer_;
   std::unique_ptr<AccessLog> access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -70,6 +83,12 @@ private:
   std::unique_ptr<Timer> dns_timer_;
   evdns_base* dns_ = nullptr;
   std::vector<DnsTarget> dns_targets_;
+  uint64_t dns_generation_ = 0; // answers to queries of an older target list are dropped
+  prometheus::Family<prometheus::Counter>* reloads_ = nullptr;
+  prometheus::Gauge* last_reload_ok_ = nullptr;
+  prometheus::Gauge* last_reload_time_ = nullptr;
+  std::unique_ptr<Timer> watch_timer_;
+  struct stat watched_ {}; // the config file as last seen (inode, size, mtime)
   size_t workers_drained_ = 0;
   bool draining_ = false;
 };

@@ -66,12 +66,13 @@ std::string_view viaVersion(int version) {
 } // namespace
 
 Stream::Stream(Worker& worker, ListenerContext& listener, ServerStream& downstream,
-               std::shared_ptr<const config::Config> snapshot)
-    : worker_(worker), listener_(listener), snapshot_(std::move(snapshot)),
-      downstream_(&downstream), connection_id_(static_cast<uint32_t>(downstream.connectionId())),
+               std::shared_ptr<WorkerGeneration> generation)
+    : worker_(worker), listener_(listener), generation_(std::move(generation)),
+      listener_config_(generation_->config->listeners.at(listener.index)), downstream_(&downstream),
+      connection_id_(static_cast<uint32_t>(downstream.connectionId())),
       stream_id_(downstream.streamId()) {
   info_.start = std::chrono::steady_clock::now();
-  info_.listener = &listener_.config;
+  info_.listener = &listener_config_;
   info_.request = &request_;
 }
 
@@ -99,7 +100,7 @@ std::chrono::steady_clock::time_point Stream::now() const { return worker_.dispa
 Random& Stream::random() { return worker_.random(); }
 
 stats::ClusterStats* Stream::clusterStats(const std::string& cluster) {
-  WorkerCluster* c = worker_.cluster(cluster);
+  WorkerCluster* c = generation_->cluster(cluster);
   return c != nullptr ? &c->stats() : nullptr;
 }
 
@@ -111,14 +112,14 @@ void Stream::onRequestHeaders(RequestHead&& head, bool end_stream) {
     handleJobRequest();
     return;
   }
-  route_ = matchRoute(listener_.config.routes, request_);
+  route_ = matchRoute(listener_config_.routes, request_);
   if (route_ == nullptr) {
     LocalReply reply{404, "no-route", "no route for " + request_.method + " " + request_.path, {}};
     replyFrom(0, reply);
     return;
   }
   info_.route = route_;
-  cluster_ = worker_.cluster(route_->cluster);
+  cluster_ = generation_->cluster(route_->cluster);
   info_.cluster = cluster_ != nullptr ? &cluster_->config() : nullptr;
   info_.cluster_runtime = cluster_ != nullptr ? cluster_->runtime() : nullptr;
   // The body is kept for replays only where a replay can happen.
@@ -127,7 +128,7 @@ void Stream::onRequestHeaders(RequestHead&& head, bool end_stream) {
       (route_->fallback && route_->fallback->kind == config::FallbackConfig::Kind::Cluster) ||
       (route_->async && route_->async->queue_while_down);
   rewriteRequestHeaders();
-  RouteRuntime* route_runtime = worker_.routeRuntime(route_);
+  RouteRuntime* route_runtime = generation_->runtime->route(route_);
   info_.route_runtime = route_runtime;
   if (route_runtime != nullptr && !route_runtime->factories.empty()) {
     chain_ = std::make_unique<FilterChain>(*this, route_runtime->factories);
@@ -222,7 +223,7 @@ void Stream::onRequestData(evbuffer* data, bool end_stream) {
 }
 
 void Stream::keepOrForwardBody(evbuffer* data, bool end_stream) {
-  const size_t limit = listener_.config.limits.request_buffer;
+  const size_t limit = listener_config_.limits.request_buffer;
   if (!body_) {
     body_ = makeEvBuffer();
   }
@@ -490,7 +491,7 @@ void Stream::maybeFinish() {
   }
   auto elapsed = std::chrono::steady_clock::now() - info_.start;
   int code = status_ != 0 ? status_ : 499; // 499: the client went away before any response
-  stats::RequestStats& request_stats = worker_.requestStats(listener_, route_);
+  stats::RequestStats& request_stats = worker_.requestStats(*generation_, listener_, route_);
   request_stats.record(code, std::chrono::duration<double>(elapsed).count());
   if (chain_) {
     chain_->streamDone(info_);
@@ -510,7 +511,7 @@ void Stream::writeAccessLog(std::chrono::steady_clock::duration elapsed) {
   e.path = request_.path;
   e.protocol = request_.version;
   e.status = status_ != 0 ? status_ : 499;
-  e.listener = listener_.config.name;
+  e.listener = listener_config_.name;
   e.cluster = route_ != nullptr ? std::string_view(route_->cluster) : std::string_view();
   e.upstream = endpoint_;
   e.duration_seconds = std::chrono::duration<double>(elapsed).count();

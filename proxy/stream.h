@@ -21,6 +21,7 @@
 #include "proxy/filter_chain.h"
 #include "proxy/http/local_reply.h"
 #include "proxy/http_filter.h"
+#include "proxy/upstream/cluster.h"
 #include "proxy/upstream/connection_pool.h"
 
 namespace seawall::filters::async_202 {
@@ -30,6 +31,7 @@ struct JobView;
 namespace seawall::proxy {
 
 class Worker;
+struct WorkerGeneration;
 struct ListenerContext;
 class WorkerCluster;
 namespace stats {
@@ -44,9 +46,15 @@ class Stream : public Deletable,
                public UpstreamRequester,
                public FilterChainCallbacks {
 public:
+  // `generation`: the config generation the stream runs on, to its end (hot reload).
   Stream(Worker& worker, ListenerContext& listener, ServerStream& downstream,
-         std::shared_ptr<const config::Config> snapshot);
+         std::shared_ptr<WorkerGeneration> generation);
   ~Stream() override;
+  // Where the client's connection was going before a REDIRECT (transparent listeners): the
+  // endpoint of `type: original_dst` clusters.
+  void setOriginalDestination(const ResolvedEndpoint& dst) {
+    original_dst_ = std::make_unique<ResolvedEndpoint>(dst);
+  }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
   Stream(Stream&&) = delete;
@@ -139,10 +147,12 @@ private:
 
   Worker& worker_;
   ListenerContext& listener_;
-  std::shared_ptr<const config::Config> snapshot_;
-  ServerStream* downstream_;         // null once detached
-  ClientStream* upstream_ = nullptr; // null until the pool answers and once detached
-  ConnectionPool* pool_ = nullptr;   // the pool that served (or is serving) the current attempt
+  std::shared_ptr<WorkerGeneration> generation_;
+  const config::Listener& listener_config_;        // in generation_'s config
+  std::unique_ptr<ResolvedEndpoint> original_dst_; // transparent listeners only
+  ServerStream* downstream_;                       // null once detached
+  ClientStream* upstream_ = nullptr;               // null until the pool answers and once detached
+  ConnectionPool* pool_ = nullptr; // the pool that served (or is serving) the current attempt
   const ConnectionPool* previous_pool_ = nullptr; // the last attempt's, avoided by the next one
   WorkerCluster* cluster_ = nullptr;              // the current attempt's cluster
   const config::Route* route_ = nullptr;

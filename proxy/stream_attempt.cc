@@ -97,7 +97,22 @@ void Stream::startAttempt() {
   }
   const std::string& cluster_name =
       info_.cluster != nullptr ? info_.cluster->name : route_->cluster;
-  ConnectionPool* pool = cluster_ != nullptr ? cluster_->pick(previous_pool_) : nullptr;
+  ConnectionPool* pool = nullptr;
+  if (cluster_ != nullptr && cluster_->config().type == config::ClusterType::OriginalDst) {
+    if (original_dst_ == nullptr) {
+      attemptFailed(AttemptFailure::NoEndpoint,
+                    {503,
+                     "no-original-destination",
+                     "cluster '" + cluster_name +
+                         "' sends to the original destination, and this connection has none "
+                         "(not redirected to a transparent listener)",
+                     {}});
+      return;
+    }
+    pool = cluster_->pickOriginal(*original_dst_);
+  } else if (cluster_ != nullptr) {
+    pool = cluster_->pick(previous_pool_);
+  }
   if (pool == nullptr) {
     attemptFailed(AttemptFailure::NoEndpoint,
                   {503,
@@ -358,7 +373,7 @@ bool Stream::switchCluster(const std::string& cluster) {
   if (info_.response_started || !responseWanted() || finished_ || !info_.body_kept) {
     return false;
   }
-  WorkerCluster* target = worker_.cluster(cluster);
+  WorkerCluster* target = generation_->cluster(cluster);
   if (target == nullptr) {
     return false;
   }

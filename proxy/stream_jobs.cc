@@ -79,7 +79,7 @@ int64_t Stream::pollRetryAfter(const JobView& job) const {
   RequestHead probe;
   probe.method = job.method;
   probe.path = job.path;
-  const config::Route* route = matchRoute(listener_.config.routes, probe);
+  const config::Route* route = matchRoute(listener_config_.routes, probe);
   return route != nullptr && route->async ? route->async->retryAfterSeconds() : 1;
 }
 

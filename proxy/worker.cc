@@ -36,10 +36,14 @@ std::string peerString(const sockaddr* addr) {
 
 } // namespace
 
-Worker::Worker(unsigned index, std::shared_ptr<const config::Config> snapshot,
-               stats::WorkerStats& stats, AccessLog* access_log, Runtime& runtime)
-    : index_(index), snapshot_(std::move(snapshot)), stats_(stats), access_log_(access_log),
-      runtime_(runtime) {
+WorkerCluster* WorkerGeneration::cluster(const std::string& name) const {
+  auto it = clusters.find(name);
+  return it == clusters.end() ? nullptr : it->second.get();
+}
+
+Worker::Worker(unsigned index, std::shared_ptr<Runtime> runtime, stats::WorkerStats& stats,
+               AccessLog* access_log)
+    : index_(index), stats_(stats), access_log_(access_log) {
   event_config* cfg = event_config_new();
   event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
   base_.reset(event_base_new_with_config(cfg));
@@ -47,31 +51,56 @@ Worker::Worker(unsigned index, std::shared_ptr<const config::Config> snapshot,
   dispatcher_ = std::make_unique<Dispatcher>(base_.get());
   mailbox_ = std::make_unique<WorkerMailbox>(base_.get());
   callback_sender_ = std::make_unique<filters::async_202::CallbackSender>(*dispatcher_, random_);
-  for (const auto& cluster : snapshot_->clusters) {
-    auto wc = std::make_unique<WorkerCluster>(*dispatcher_, cluster, stats_.cluster(cluster.name),
-                                              runtime_.cluster(cluster.name));
-    std::vector<ResolvedEndpoint> literal;
-    for (const auto& ep : cluster.endpoints) {
-      ResolvedEndpoint r;
-      if (resolveLiteral(ep, r)) {
-        literal.push_back(std::move(r));
-      }
-    }
-    wc->setEndpoints(literal);
-    clusters_.emplace(cluster.name, std::move(wc));
-  }
+  applyGeneration(std::move(runtime));
 }
 
-RouteRuntime* Worker::routeRuntime(const config::Route* route) { return runtime_.route(route); }
+std::shared_ptr<WorkerCluster> Worker::makeCluster(const config::Cluster& cluster,
+                                                   Runtime& runtime) {
+  auto wc = std::make_shared<WorkerCluster>(*dispatcher_, cluster, stats_.cluster(cluster.name),
+                                            runtime.cluster(cluster.name));
+  std::vector<ResolvedEndpoint> literal;
+  for (const auto& ep : cluster.endpoints) {
+    ResolvedEndpoint r;
+    if (resolveLiteral(ep, r)) {
+      literal.push_back(std::move(r));
+    }
+  }
+  wc->setEndpoints(literal); // DNS names: the server publishes them once resolved
+  return wc;
+}
+
+void Worker::applyGeneration(std::shared_ptr<Runtime> runtime) {
+  auto next = std::make_shared<WorkerGeneration>();
+  next->config = &runtime->config();
+  for (const config::Cluster& cluster : next->config->clusters) {
+    std::shared_ptr<WorkerCluster> kept;
+    if (current_) {
+      auto it = current_->clusters.find(cluster.name);
+      if (it != current_->clusters.end() && it->second->config() == cluster &&
+          it->second->runtime() == runtime->cluster(cluster.name)) {
+        kept = it->second; // unchanged: its pools and connections carry on
+      }
+    }
+    next->clusters.emplace(cluster.name, kept ? std::move(kept) : makeCluster(cluster, *runtime));
+  }
+  next->runtime = std::move(runtime);
+  for (auto& l : listeners_) {
+    const config::Listener& lc = next->config->listeners.at(l->index);
+    l->config = &lc;
+    l->limits.max_header_bytes = lc.limits.max_header_bytes;
+    l->limits.max_concurrent_streams = lc.limits.max_concurrent_streams;
+  }
+  current_ = std::move(next); // the previous generation lives on in its streams
+}
 
 void Worker::bindJob(const std::string& id, Stream& stream) {
   jobs_[id] = &stream;
-  runtime_.registerJob(id, this);
+  runtime().registerJob(id, this);
 }
 
 void Worker::unbindJob(const std::string& id) {
   jobs_.erase(id);
-  runtime_.unregisterJob(id);
+  runtime().unregisterJob(id);
 }
 
 void Worker::cancelJob(const std::string& id) {
@@ -85,7 +114,7 @@ Worker::~Worker() {
   join();
   connections_.clear();
   streams_.clear();
-  clusters_.clear();
+  current_.reset();
   listeners_.clear();
   callback_sender_.reset();
   dispatcher_->flush();
@@ -94,7 +123,9 @@ Worker::~Worker() {
 }
 
 bool Worker::bindListeners(std::string& error) {
-  for (const auto& lc : snapshot_->listeners) {
+  const std::vector<config::Listener>& all = current_->config->listeners;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const config::Listener& lc = all[i];
     std::string text = lc.address.toString();
     sockaddr_storage ss{};
     int len = sizeof(ss);
@@ -105,7 +136,7 @@ bool Worker::bindListeners(std::string& error) {
     ServerCodecLimits limits;
     limits.max_header_bytes = lc.limits.max_header_bytes;
     limits.max_concurrent_streams = lc.limits.max_concurrent_streams;
-    auto ctx = std::make_unique<ListenerContext>(*this, lc, limits, stats_.listener(lc.name));
+    auto ctx = std::make_unique<ListenerContext>(*this, i, lc, limits, stats_.listener(lc.name));
     ctx->listener.reset(evconnlistener_new_bind(base_.get(), &Worker::onAccept, ctx.get(),
                                                 LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
                                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
@@ -152,10 +183,7 @@ void Worker::onAccept(evconnlistener* /*listener*/, evutil_socket_t fd, sockaddr
   self.connections_.emplace(raw, std::move(conn));
 }
 
-WorkerCluster* Worker::cluster(const std::string& name) {
-  auto it = clusters_.find(name);
-  return it == clusters_.end() ? nullptr : it->second.get();
-}
+WorkerCluster* Worker::cluster(const std::string& name) { return current_->cluster(name); }
 
 void Worker::setEndpoints(const std::string& cluster,
                           const std::vector<ResolvedEndpoint>& endpoints) {
@@ -164,8 +192,12 @@ void Worker::setEndpoints(const std::string& cluster,
   }
 }
 
-ServerStreamCallbacks& Worker::createStream(ListenerContext& listener, ServerStream& downstream) {
-  auto stream = std::make_unique<Stream>(*this, listener, downstream, snapshot_);
+ServerStreamCallbacks& Worker::createStream(ListenerContext& listener, ServerStream& downstream,
+                                            const ResolvedEndpoint* original_dst) {
+  auto stream = std::make_unique<Stream>(*this, listener, downstream, current_);
+  if (original_dst != nullptr) {
+    stream->setOriginalDestination(*original_dst);
+  }
   Stream* raw = stream.get();
   streams_.emplace(raw, std::move(stream));
   return *raw;
@@ -203,15 +235,16 @@ std::string Worker::newRequestId() {
   return buf;
 }
 
-stats::RequestStats& Worker::requestStats(ListenerContext& listener, const config::Route* route) {
+stats::RequestStats& Worker::requestStats(WorkerGeneration& generation, ListenerContext& listener,
+                                          const config::Route* route) {
   const void* key = route != nullptr ? static_cast<const void*>(route) : &listener;
-  auto it = request_stats_.find(key);
-  if (it != request_stats_.end()) {
+  auto it = generation.request_stats.find(key);
+  if (it != generation.request_stats.end()) {
     return *it->second;
   }
   stats::RequestStats& rs =
-      stats_.requests(listener.config.name, route != nullptr ? route->cluster : "none");
-  request_stats_.emplace(key, &rs);
+      stats_.requests(listener.config->name, route != nullptr ? route->cluster : "none");
+  generation.request_stats.emplace(key, &rs);
   return rs;
 }
 

@@ -73,6 +73,23 @@ void WorkerCluster::setEndpoints(const std::vector<ResolvedEndpoint>& endpoints)
   }
 }
 
+ConnectionPool* WorkerCluster::pickOriginal(const ResolvedEndpoint& destination) {
+  auto it = original_pools_.find(destination.name);
+  if (it != original_pools_.end()) {
+    return it->second.get();
+  }
+  if (original_pools_.size() >= kMaxOriginalPools) {
+    std::erase_if(original_pools_, [](const auto& entry) {
+      return entry.second->activeRequests() == 0; // idle: its connections close with it
+    });
+  }
+  auto pool = std::make_unique<ConnectionPool>(dispatcher_, config_, stats_, destination.address,
+                                               destination.address_len, destination.name, runtime_);
+  ConnectionPool* raw = pool.get();
+  original_pools_.emplace(destination.name, std::move(pool));
+  return raw;
+}
+
 void WorkerCluster::onAttemptResult(const ConnectionPool* pool, bool failed) {
   if (!outlier_ || pool == nullptr) {
     return;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -40,6 +41,10 @@ public:
   // The pool of the endpoint to use next, or nullptr when there is none. Ejected endpoints are
   // skipped; `avoid` (the endpoint of the previous attempt) is skipped unless it is the only one.
   ConnectionPool* pick(const ConnectionPool* avoid = nullptr);
+  // `type: original_dst`: the pool of `destination`, made on first use. At most
+  // kMaxOriginalPools per worker: beyond that, pools with no request in flight are dropped.
+  ConnectionPool* pickOriginal(const ResolvedEndpoint& destination);
+  static constexpr size_t kMaxOriginalPools = 256;
   // The outcome of an attempt on `pool`, for outlier ejection (ignored without `outlier:`).
   void onAttemptResult(const ConnectionPool* pool, bool failed);
   ClusterRuntime* runtime() { return runtime_; }
@@ -51,10 +56,11 @@ private:
   ConnectionPool* pickEligible(const ConnectionPool* avoid);
 
   Dispatcher& dispatcher_;
-  const config::Cluster& config_;
+  const config::Cluster config_; // a copy: the cluster may outlive the config it came from (reload)
   stats::ClusterStats& stats_;
   std::vector<std::unique_ptr<ConnectionPool>> pools_;
   std::vector<std::unique_ptr<ConnectionPool>> retired_; // drained, kept for in-flight streams
+  std::unordered_map<std::string, std::unique_ptr<ConnectionPool>> original_pools_; // by name
   ClusterRuntime* runtime_;
   std::shared_ptr<OutlierDetector> outlier_; // shared by every worker's view of the cluster
   std::vector<size_t> eligible_;             // scratch for pick()

@@ -137,6 +137,11 @@ TEST(ValidateTest, RulesPointAtTheOffendingValue) {
        "listener 'l' needs at least one route"},
       {"no endpoints", withClusterLine("[]", "protocol: h2"), 7, 16,
        "cluster 'c' needs at least one endpoint"},
+      {"endpoints of original_dst", withClusterLine("[127.0.0.1:1]", "type: original_dst"), 7, 16,
+       "cluster 'c' is type original_dst: it sends to each connection's original destination and "
+       "takes no endpoints"},
+      {"outlier on original_dst", withClusterLine("[]", "type: original_dst\n    outlier: {}"), 9,
+       14, "cluster 'c' is type original_dst: outlier ejection needs a list of endpoints"},
       {"endpoint port 0", withClusterLine("[127.0.0.1:1, 127.0.0.1:0]", "protocol: h2"), 7, 30,
        "port 0 is not allowed in '127.0.0.1:0'"},
       {"duplicate endpoint", withClusterLine("[h:1, h:2, h:1]", "protocol: h2"), 7, 27,

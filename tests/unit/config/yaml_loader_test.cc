@@ -302,6 +302,7 @@ TEST(YamlLoaderTest, ErrorsPointAtTheOffendingNode) {
       {"drain_timeout: 15\n", 1, 16, "invalid duration '15'"},
       {"workers: 2\nworker: 3\n", 2, 1,
        "unknown key 'worker' in top level (expected one of: admin, workers, drain_timeout, "
+       "watch_config, "
        "access_log, listeners, clusters, async_store)"},
       {"workers: 2\nworkers: 3\n", 2, 1, "duplicate key 'workers' in top level"},
       {"workers: 0\n", 1, 10, "workers must be 'auto' or between 1 and 256, got 0"},
@@ -362,7 +363,8 @@ TEST(YamlLoaderTest, ErrorsPointAtTheOffendingNode) {
        "round_robin)"},
       {"clusters:\n  - name: c\n    endpoints: [127.0.0.1:1]\n    max_idle_connections: 1.5\n", 4,
        27, "invalid number '1.5' for 'max_idle_connections'"},
-      {"clusters:\n  - name: c\n", 2, 5, "missing required key 'endpoints' in cluster"},
+      {"clusters:\n  - name: c\n    type: dynamic\n", 3, 11,
+       "invalid value 'dynamic' for 'type' (expected one of: static, original_dst)"},
       {"clusters:\n  - { name: c, endpoints: [127.0.0.1:1], ? [a] : b }\n", 2, 44,
        "keys must be plain names in cluster"},
   };
