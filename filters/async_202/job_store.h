@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+struct event_base;
+
 namespace seawall::filters::async_202 {
 
 enum class JobState { Processing, Completed, Failed };
@@ -90,6 +92,17 @@ public:
   // The caller aborts the upstream call (the store does not know where it runs).
   virtual void cancel(TimePoint now, const std::string& id,
                       std::function<void(StoreStatus, bool)> done) = 0;
+
+  // Networked backends: each thread that uses the store (every worker, and the main thread)
+  // calls attachThread() with its event loop before its first call, and detachThread() before
+  // that loop goes away; a call from a thread that did not attach answers Unavailable.
+  virtual void attachThread(event_base* /*base*/) {}
+  virtual void detachThread() {}
+  // Networked backends: cancels made by other replicas sharing the store; `hook(id)` runs on
+  // `base`'s thread (the main thread) so the replica running the job can abort its upstream call.
+  virtual void listenForRemoteCancels(event_base* /*base*/,
+                                      std::function<void(const std::string& id)> /*hook*/) {}
+  virtual void stopListening() {}
 
   // Drops the jobs expired at `now` (memory backend; a networked one relies on its own TTLs).
   // Returns how many. Called from a periodic timer on the main thread.

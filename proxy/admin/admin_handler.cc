@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <optional>
 
+#include "proxy/admin/admin_common.h"
+#include "proxy/admin/dashboard_page.h"
 #include "proxy/stats/metrics.h"
 #include "proxy/upstream/cluster_runtime.h"
 
@@ -24,7 +25,7 @@ struct Endpoint {
   std::string_view description;
 };
 
-constexpr std::array<Endpoint, 7> kEndpoints = {{
+constexpr std::array<Endpoint, 9> kEndpoints = {{
     {"/", "this index"},
     {"/healthz", "liveness: 200 while the process runs"},
     {"/ready", "readiness: 200, or 503 while draining"},
@@ -32,7 +33,10 @@ constexpr std::array<Endpoint, 7> kEndpoints = {{
     {"/config", "the running configuration (YAML)"},
     {"/clusters", "clusters, endpoints and their health (JSON)"},
     {"/breakers", "circuit breaker states and limits (JSON); POST /breakers/<cluster>?state=..."},
+    {"/breakers/stream", "breaker snapshots as server-sent events (?interval_ms=100..10000)"},
+    {"/dashboard", "live breaker dashboard (HTML)"},
 }};
+constexpr size_t kIndexColumn = 18; // longest path + 2
 
 bool isKnownPath(std::string_view path) {
   for (const auto& e : kEndpoints) {
@@ -41,12 +45,6 @@ bool isKnownPath(std::string_view path) {
     }
   }
   return false;
-}
-
-// Origin-form target without its query string (and fragment, should a client send one).
-std::string_view pathOf(std::string_view target) {
-  const size_t end = target.find_first_of("?#");
-  return end == std::string_view::npos ? target : target.substr(0, end);
 }
 
 AdminResponse text(int status, std::string body) {
@@ -65,30 +63,6 @@ AdminResponse fromSource(const std::function<std::string()>& source, std::string
   r.content_type = std::string(content_type);
   r.body = source();
   return r;
-}
-
-// The query string of an origin-form target ("" when it has none).
-std::string_view queryOf(std::string_view target) {
-  const size_t q = target.find('?');
-  if (q == std::string_view::npos) {
-    return {};
-  }
-  const std::string_view rest = target.substr(q + 1);
-  return rest.substr(0, rest.find('#'));
-}
-
-// The value of the first `name=value` pair of `query`; nullopt when absent.
-std::optional<std::string_view> queryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    }
-  }
-  return std::nullopt;
 }
 
 // What POST /breakers/<cluster>?state= asks for: a mode, a reset, or nothing valid.
@@ -110,29 +84,6 @@ BreakerAction parseAction(std::string_view state) {
   return {};
 }
 
-void appendJsonString(std::string& out, std::string_view s) {
-  constexpr std::string_view kHex = "0123456789abcdef";
-  out += '"';
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      out.append("\\u00").append(1, kHex[u >> 4]).append(1, kHex[u & 0xf]);
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
-
-void appendNumber(std::string& out, double value) {
-  std::array<char, 32> buf{};
-  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value);
-  out.append(buf.data(), ec == std::errc() ? end : buf.data());
-}
-
 void appendLimits(std::string& out, ClusterRuntime& rt) {
   const std::array<std::pair<std::string_view, const Resource*>, 4> resources = {{
       {"connections", &rt.connections()},
@@ -152,21 +103,9 @@ void appendLimits(std::string& out, ClusterRuntime& rt) {
 // One element of GET /breakers.
 void appendCluster(std::string& out, ClusterRuntime& rt,
                    std::chrono::steady_clock::time_point now) {
-  cb::CircuitBreaker* breaker = rt.breaker();
-  const cb::State state = breaker != nullptr ? breaker->state(now) : cb::State::Disabled;
-  const cb::Mode mode = breaker != nullptr ? breaker->mode() : cb::Mode::Disabled;
-  const cb::Rates rates = breaker != nullptr ? breaker->rates(now) : cb::Rates{};
-  out += "{\"name\":";
-  appendJsonString(out, rt.name());
-  out.append(",\"breaker\":").append(breaker != nullptr ? "true" : "false");
-  out.append(",\"state\":\"").append(cb::toString(state));
-  out.append("\",\"mode\":\"").append(cb::toString(mode));
-  out.append("\",\"window\":{\"calls\":").append(std::to_string(rates.calls));
-  out += ",\"failure_rate\":";
-  appendNumber(out, rates.failure_rate);
-  out += ",\"slow_rate\":";
-  appendNumber(out, rates.slow_rate);
-  out += "},";
+  out += "{";
+  appendBreakerFields(out, rt, now);
+  out += ",";
   appendLimits(out, rt);
   out += ",\"ejected\":[";
   const std::vector<std::string> ejected = rt.ejectedEndpoints(now);
@@ -187,7 +126,10 @@ AdminResponse json(std::string body) {
 std::string indexBody() {
   std::string body = "seawall admin\n\n";
   for (const auto& e : kEndpoints) {
-    body.append(e.path).append(12 - e.path.size(), ' ').append(e.description).append("\n");
+    body.append(e.path)
+        .append(kIndexColumn - std::min(kIndexColumn - 1, e.path.size()), ' ')
+        .append(e.description)
+        .append("\n");
   }
   return body;
 }
@@ -198,6 +140,14 @@ AdminHandler::AdminHandler(AdminSources s) : sources_(std::move(s)) {}
 
 AdminResponse AdminHandler::handle(std::string_view method, std::string_view target) const {
   const std::string_view path = pathOf(target);
+  if (path == kBreakerStreamPath && (method == "GET" || method == "HEAD")) {
+    // The admin server streams it (AdminServer); a bare handler cannot.
+    AdminResponse r = text(503, "breaker stream not available\n");
+    if (method == "HEAD") {
+      r.body.clear();
+    }
+    return r;
+  }
   if (path.size() > kBreakerPrefix.size() && path.starts_with(kBreakerPrefix)) {
     AdminResponse r = setBreaker(method, path.substr(kBreakerPrefix.size()), queryOf(target));
     if (method == "HEAD") {
@@ -251,6 +201,14 @@ AdminResponse AdminHandler::get(std::string_view path) const {
   }
   if (path == "/breakers") {
     return breakers();
+  }
+  if (path == "/dashboard") {
+    AdminResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(dashboardPage());
+    // Self-contained by construction: nothing may load from elsewhere.
+    r.headers.emplace_back("content-security-policy", std::string(kDashboardPolicy));
+    return r;
   }
   return text(200, indexBody()); // "/"
 }

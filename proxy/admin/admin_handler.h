@@ -21,6 +21,9 @@ class Metrics;
 
 namespace seawall::proxy::admin {
 
+// GET /breakers/stream: server-sent events, streamed by AdminServer (proxy/admin/breaker_stream.h).
+inline constexpr std::string_view kBreakerStreamPath = "/breakers/stream";
+
 struct AdminResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
@@ -38,7 +41,7 @@ struct AdminSources {
   std::function<std::vector<ClusterRuntime*>()> cluster_runtimes;
   // Clock for breaker states and window rates (unset: std::chrono::steady_clock::now()).
   std::function<std::chrono::steady_clock::time_point()> now;
-  stats::Metrics* metrics = nullptr; // /metrics
+  stats::Metrics* metrics = nullptr; // /metrics; /breakers/stream reads request counts from it
 };
 
 class AdminHandler {
@@ -49,8 +52,11 @@ public:
   // The one exception is POST /breakers/<cluster>?state=<normal|forced_open|disabled|
   // metrics_only|reset>, which sets the breaker's mode: 200 with the cluster's /breakers object,
   // 404 for an unknown cluster or one without a breaker, 400 for a missing or unknown state, 405
-  // (allow: POST) for any other method on that path.
+  // (allow: POST) for any other method on that path. GET /dashboard answers the live page
+  // (text/html). GET and HEAD /breakers/stream answer 503 here: AdminServer streams that path
+  // itself (proxy/admin/breaker_stream.h) and never passes it to handle().
   AdminResponse handle(std::string_view method, std::string_view target) const;
+  const AdminSources& sources() const { return sources_; }
 
 private:
   AdminResponse get(std::string_view path) const;

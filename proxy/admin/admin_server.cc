@@ -1,17 +1,26 @@
 #include "proxy/admin/admin_server.h"
 
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 
+#include "proxy/admin/admin_common.h"
 #include "proxy/codec/http1_server_codec.h"
 
 namespace seawall::proxy::admin {
 
-// One admin request: answered when the request has fully arrived.
-class AdminStream : public ServerStreamCallbacks {
+// One admin request: answered when the request has fully arrived. GET /breakers/stream stays
+// open afterwards as one of the breaker hub's event sinks until the client goes or the hub ends it.
+class AdminStream : public ServerStreamCallbacks, public EventSink {
 public:
-  AdminStream(AdminHandler& handler, ServerStream& stream) : handler_(handler), stream_(&stream) {}
+  AdminStream(AdminServer& server, ServerStream& stream) : server_(server), stream_(&stream) {}
+  AdminStream(const AdminStream&) = delete;
+  AdminStream& operator=(const AdminStream&) = delete;
+  AdminStream(AdminStream&&) = delete;
+  AdminStream& operator=(AdminStream&&) = delete;
+  ~AdminStream() override { stopStreaming(); }
 
   void onRequestHeaders(RequestHead&& head, bool end_stream) override {
     head_ = std::move(head);
@@ -26,16 +35,46 @@ public:
     }
   }
   void onRequestTrailers(HeaderMap&& /*trailers*/) override { respond(); }
-  void onDownstreamReset() override { stream_ = nullptr; }
+  void onDownstreamReset() override {
+    stream_ = nullptr;
+    stopStreaming();
+  }
   void onDownstreamWritable() override {}
   bool done() const { return stream_ == nullptr; }
 
+  // EventSink
+  void write(std::string_view bytes) override {
+    if (stream_ != nullptr) {
+      EvBufferPtr buf = makeEvBuffer();
+      evbuffer_add(buf.get(), bytes.data(), bytes.size());
+      stream_->sendData(buf.get(), false);
+    }
+  }
+  bool blocked() const override { return stream_ == nullptr || stream_->writeBlocked(); }
+  void end() override {
+    streaming_ = false;
+    if (stream_ != nullptr) {
+      ServerStream* s = stream_;
+      stream_ = nullptr;
+      EvBufferPtr empty = makeEvBuffer();
+      s->sendData(empty.get(), true);
+    }
+  }
+
 private:
   void respond() {
-    if (stream_ == nullptr) {
+    if (stream_ == nullptr || streaming_) {
       return;
     }
-    AdminResponse r = handler_.handle(head_.method, head_.path);
+    const bool head_only = head_.method == "HEAD";
+    if (pathOf(head_.path) == kBreakerStreamPath && (head_.method == "GET" || head_only)) {
+      startStream(head_only);
+      return;
+    }
+    reply(server_.handler().handle(head_.method, head_.path));
+  }
+
+  void reply(AdminResponse r) {
     ResponseHead head;
     head.status = r.status;
     head.headers.add("content-type", r.content_type);
@@ -57,9 +96,55 @@ private:
     }
   }
 
-  AdminHandler& handler_;
+  // 200 text/event-stream without content-length (chunked), then the hub's events.
+  void startStream(bool head_only) {
+    BreakerStreamHub& hub = server_.streams();
+    const BreakerStreamHub::Admission admission = hub.admit();
+    if (admission != BreakerStreamHub::Admission::Admitted) {
+      reply(refusal(admission));
+      return;
+    }
+    ResponseHead head;
+    head.status = 200;
+    head.headers.add("content-type", std::string(BreakerStreamHub::kContentType));
+    head.headers.add("cache-control", "no-store");
+    if (head_only) {
+      ServerStream* s = stream_;
+      stream_ = nullptr;
+      s->sendHeaders(std::move(head), true);
+      return;
+    }
+    stream_->sendHeaders(std::move(head), false);
+    streaming_ = true;
+    hub.attach(*this, BreakerStreamHub::interval(queryOf(head_.path)));
+  }
+
+  static AdminResponse refusal(BreakerStreamHub::Admission admission) {
+    AdminResponse r;
+    r.status = 503;
+    if (admission == BreakerStreamHub::Admission::TooMany) {
+      r.body = "too many breaker streams (at most " +
+               std::to_string(BreakerStreamHub::kMaxClients) + ")\n";
+      r.headers.emplace_back("retry-after", "5");
+    } else if (admission == BreakerStreamHub::Admission::Draining) {
+      r.body = "draining\n";
+    } else {
+      r.body = "breaker stream not available\n";
+    }
+    return r;
+  }
+
+  void stopStreaming() {
+    if (streaming_) {
+      streaming_ = false;
+      server_.streams().detach(*this);
+    }
+  }
+
+  AdminServer& server_;
   ServerStream* stream_;
   RequestHead head_;
+  bool streaming_ = false;
 };
 
 class AdminConnection : public Deletable, public CodecConnection, public ServerCodecCallbacks {
@@ -94,6 +179,18 @@ public:
     codec_->onConnectionClose();
     server_.connectionClosed(*this);
   }
+  // Best effort, without blocking: sends what the socket takes of the pending output now (at
+  // shutdown, so that ended streams reach their clients whole). The bufferevent's output cannot be
+  // drained from outside libevent; the connection closes right after anyway.
+  void flushNow() {
+    const size_t n = closed_ ? 0 : evbuffer_get_length(output());
+    if (n > 0) {
+      const unsigned char* data = evbuffer_pullup(output(), static_cast<ev_ssize_t>(n));
+      if (data != nullptr) {
+        (void)::send(bufferevent_getfd(bev_.get()), data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+      }
+    }
+  }
   void readDisable(bool disable) override {
     if (!closed_) {
       disable ? bufferevent_disable(bev_.get(), EV_READ) : bufferevent_enable(bev_.get(), EV_READ);
@@ -104,7 +201,7 @@ public:
 
   ServerStreamCallbacks& newStream(ServerStream& stream) override {
     std::erase_if(streams_, [](const auto& s) { return s->done(); });
-    streams_.push_back(std::make_unique<AdminStream>(server_.handler(), stream));
+    streams_.push_back(std::make_unique<AdminStream>(server_, stream));
     return *streams_.back();
   }
   void onCodecError(int /*status*/, std::string_view /*reason*/) override {}
@@ -138,17 +235,21 @@ private:
 };
 
 AdminServer::AdminServer(Dispatcher& dispatcher, AdminHandler& handler)
-    : dispatcher_(dispatcher), handler_(handler) {}
+    : dispatcher_(dispatcher), handler_(handler),
+      streams_(std::make_unique<BreakerStreamHub>(dispatcher, handler.sources())) {}
 
 AdminServer::~AdminServer() {
   listener_.reset();
+  streams_->endAll(); // each stream's last chunk is queued
   std::vector<AdminConnection*> conns;
   for (auto& [raw, c] : connections_) {
     conns.push_back(raw);
   }
   for (auto* c : conns) {
+    c->flushNow();
     c->closeNow();
   }
+  streams_.reset();
   dispatcher_.flush();
 }
 

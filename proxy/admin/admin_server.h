@@ -1,5 +1,6 @@
 // The admin listener on the main thread: HTTP/1.1 through Http1ServerCodec, answered by
-// AdminHandler. Never on the data path.
+// AdminHandler, except GET /breakers/stream, which BreakerStreamHub streams. Never on the data
+// path.
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "config/config.h"
 #include "proxy/admin/admin_handler.h"
+#include "proxy/admin/breaker_stream.h"
 #include "proxy/common/dispatcher.h"
 #include "proxy/common/event_ptr.h"
 
@@ -28,6 +30,7 @@ public:
   void connectionClosed(AdminConnection& connection);
   Dispatcher& dispatcher() { return dispatcher_; }
   AdminHandler& handler() { return handler_; }
+  BreakerStreamHub& streams() { return *streams_; }
 
 private:
   static void onAccept(evconnlistener* listener, evutil_socket_t fd, sockaddr* addr, int len,
@@ -36,6 +39,7 @@ private:
   Dispatcher& dispatcher_;
   AdminHandler& handler_;
   ListenerPtr listener_;
+  std::unique_ptr<BreakerStreamHub> streams_; // before connections_: their streams detach from it
   std::unordered_map<AdminConnection*, std::unique_ptr<AdminConnection>> connections_;
 };
 
