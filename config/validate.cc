@@ -439,10 +439,6 @@ private:
 
   bool checkAsyncStore() {
     const AsyncStoreConfig& store = config_.async_store;
-    if (store.backend == AsyncStoreConfig::Backend::Redis) {
-      return fail(at("async_store.backend", at("async_store")),
-                  "backend redis is not available in this build yet (use backend: memory)");
-    }
     if (store.max_jobs < 1) {
       return fail(at("async_store.max_jobs", at("async_store")),
                   "async_store max_jobs must be at least 1");
@@ -491,6 +487,11 @@ private:
                   "max_result_bytes must be between 1B and async_store max_bytes (" +
                       formatSize(config_.async_store.max_bytes) + "), got " +
                       formatSize(async.max_result_bytes));
+    }
+    if (async.queue_while_down && config_.async_store.backend == AsyncStoreConfig::Backend::Redis) {
+      return fail(at(p + ".queue_while_down", mark),
+                  "queue_while_down needs async_store backend memory (a held response cannot wait "
+                  "for a networked store's answer)");
     }
     return checkCallbacks(async, p, mark);
   }

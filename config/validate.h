@@ -46,9 +46,10 @@ constexpr size_t kMinAsyncStoreBytes = 1024;                  // async_store.max
 //    slow_call.rate in (0, 1]; slow_call.duration, open_for > 0; half_open_calls >= 1;
 //    failure_on tokens known (FailurePolicy::isKnownToken), no duplicates
 //  - outlier: ejection_time > 0; max_ejection in [0, 1]
-//  - async_store (checked after the top level): backend memory (redis is not available in this
-//    build yet); max_jobs >= 1; max_bytes >= 1KiB; redis key_prefix non-empty, port 1..65535
-//  - async: after >= 1ms and shorter than the route's timeout when that is set; retry_after >= 1s;
+//  - async_store (checked after the top level): max_jobs >= 1; max_bytes >= 1KiB; redis key_prefix
+//  non-empty, port 1..65535
+//  - async: queue_while_down only with backend memory; after >= 1ms and shorter than the route's
+//  timeout when that is set; retry_after >= 1s;
 //    retention >= retry_after; 1B <= max_result_bytes <= async_store.max_bytes; callback_header a
 //    lowercase token, set exactly when callback_allow is non-empty; callback_allow items lowercase
 //    host names or IP literals (no port, no brackets), no duplicates

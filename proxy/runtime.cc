@@ -1,14 +1,19 @@
 #include "proxy/runtime.h"
 
+#include <netdb.h>
+
 #include <chrono>
 
 #include "filters/async_202/async_filter.h"
 #include "filters/async_202/memory_job_store.h"
+#include "filters/async_202/redis_job_store.h"
 #include "filters/circuit_breaker/breaker_filter.h"
 #include "filters/concurrency_limits/limits_filter.h"
 #include "filters/fallback/fallback_filter.h"
 #include "filters/retry/retry_filter.h"
 #include "filters/timeout/timeout_filter.h"
+#include "proxy/common/log.h"
+#include "proxy/upstream/cluster.h"
 
 namespace seawall::proxy {
 namespace {
@@ -58,10 +63,47 @@ std::unique_ptr<RouteRuntime> buildRoute(const config::Config& config, const con
 
 } // namespace
 
+namespace {
+
+// The Redis server's IP address: hiredis resolves names with a blocking call at every connect,
+// so a name is resolved once here (at start, on the main thread).
+std::string redisHost(const config::HostPort& address) {
+  if (address.isIpLiteral()) {
+    return address.host;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(address.host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+    logError("async_store: cannot resolve the redis address " + address.host +
+             "; jobs cannot be stored until it resolves at the next start");
+    return address.host;
+  }
+  std::string ip = formatSockaddr(found->ai_addr);
+  freeaddrinfo(found);
+  // formatSockaddr gives "ip:0" or "[ip]:0": keep the address alone.
+  ip = ip.substr(0, ip.rfind(':'));
+  if (!ip.empty() && ip.front() == '[') {
+    ip = ip.substr(1, ip.size() - 2);
+  }
+  return ip;
+}
+
+} // namespace
+
 std::unique_ptr<filters::async_202::JobStore> makeJobStore(const config::Config& config) {
   filters::async_202::JobStoreLimits limits;
   limits.max_jobs = config.async_store.max_jobs;
   limits.max_bytes = config.async_store.max_bytes;
+  if (config.async_store.backend == config::AsyncStoreConfig::Backend::Redis) {
+    filters::async_202::RedisStoreOptions options;
+    options.host = redisHost(config.async_store.redis.address);
+    options.port = config.async_store.redis.address.port;
+    options.key_prefix = config.async_store.redis.key_prefix;
+    options.limits = limits;
+    return std::make_unique<filters::async_202::RedisJobStore>(std::move(options));
+  }
   return std::make_unique<filters::async_202::MemoryJobStore>(limits);
 }
 

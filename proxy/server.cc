@@ -35,6 +35,10 @@ Server::~Server() {
     w->join();
   }
   workers_.clear();
+  if (runtime_) {
+    runtime_->jobStore().stopListening();
+    runtime_->jobStore().detachThread();
+  }
   admin_server_.reset();
   if (dns_ != nullptr) {
     evdns_base_free(dns_, 0);
@@ -57,6 +61,14 @@ bool Server::start(std::string& error) {
   }
   runtime_ = std::make_shared<Runtime>(config_);
   initReloadMetrics();
+  // A networked job store: the main thread's connection (expiry sweeps, gauges), and cancels
+  // made on other replicas, which abort the upstream call here if the job runs here.
+  runtime_->jobStore().attachThread(base_.get());
+  runtime_->jobStore().listenForRemoteCancels(base_.get(), [this](const std::string& id) {
+    if (Worker* owner = runtime_->jobOwner(id)) {
+      owner->post([owner, id] { owner->cancelJob(id); });
+    }
+  });
   unsigned n =
       config_->workers != 0 ? config_->workers : std::max(1U, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {

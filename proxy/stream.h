@@ -150,9 +150,11 @@ private:
   std::shared_ptr<WorkerGeneration> generation_;
   const config::Listener& listener_config_;        // in generation_'s config
   std::unique_ptr<ResolvedEndpoint> original_dst_; // transparent listeners only
-  ServerStream* downstream_;                       // null once detached
-  ClientStream* upstream_ = nullptr;               // null until the pool answers and once detached
-  ConnectionPool* pool_ = nullptr; // the pool that served (or is serving) the current attempt
+  // Expires with the stream: answers of a networked job store that come after it are dropped.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  ServerStream* downstream_;         // null once detached
+  ClientStream* upstream_ = nullptr; // null until the pool answers and once detached
+  ConnectionPool* pool_ = nullptr;   // the pool that served (or is serving) the current attempt
   const ConnectionPool* previous_pool_ = nullptr; // the last attempt's, avoided by the next one
   WorkerCluster* cluster_ = nullptr;              // the current attempt's cluster
   const config::Route* route_ = nullptr;

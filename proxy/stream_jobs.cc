@@ -109,9 +109,13 @@ void Stream::handleJobRequest() {
     return;
   }
   const std::string url = std::string(kJobPathPrefix) + id;
-  worker_.runtime().jobStore().get(
+  generation_->runtime->jobStore().get(
       std::chrono::system_clock::now(), id,
-      [this, result, url](StoreStatus status, const std::optional<JobView>& job) {
+      [this, alive = std::weak_ptr<bool>(alive_), result, url](StoreStatus status,
+                                                               const std::optional<JobView>& job) {
+        if (alive.expired()) {
+          return; // the poller went away before a networked store answered
+        }
         if (status == StoreStatus::Unavailable) {
           answerStoreUnavailable();
         } else if (!job) {
@@ -125,30 +129,41 @@ void Stream::handleJobRequest() {
 }
 
 void Stream::cancelJobRequest(const std::string& id) {
-  Runtime& runtime = worker_.runtime();
-  runtime.jobStore().cancel(
-      std::chrono::system_clock::now(), id, [this, &runtime, id](StoreStatus status, bool done) {
+  // The jobs are the process's; a shared_ptr keeps them for answers that come late.
+  std::shared_ptr<AsyncJobs> jobs = generation_->runtime->jobs();
+  std::weak_ptr<bool> alive = alive_;
+  jobs->store().cancel(
+      std::chrono::system_clock::now(), id, [this, alive, jobs, id](StoreStatus status, bool done) {
+        if (done) {
+          // Aborted wherever it runs in this process (another replica aborts its own).
+          if (Worker* owner = jobs->owner(id)) {
+            owner->post([owner, id] { owner->cancelJob(id); });
+          }
+        }
+        if (alive.expired()) {
+          return;
+        }
         if (status == StoreStatus::Unavailable) {
           answerStoreUnavailable();
           return;
         }
         if (done) {
-          if (Worker* owner = runtime.jobOwner(id)) {
-            owner->post([owner, id] { owner->cancelJob(id); });
-          }
           answerJob(204, "", "");
           return;
         }
-        runtime.jobStore().get(std::chrono::system_clock::now(), id,
-                               [this](StoreStatus found, const std::optional<JobView>& job) {
-                                 if (found == StoreStatus::Unavailable) {
-                                   answerStoreUnavailable();
-                                 } else if (job) {
-                                   answerJob(409, "text/plain", "job already finished\n");
-                                 } else {
-                                   answerJob(404, "text/plain", "unknown job\n");
-                                 }
-                               });
+        jobs->store().get(std::chrono::system_clock::now(), id,
+                          [this, alive](StoreStatus found, const std::optional<JobView>& job) {
+                            if (alive.expired()) {
+                              return;
+                            }
+                            if (found == StoreStatus::Unavailable) {
+                              answerStoreUnavailable();
+                            } else if (job) {
+                              answerJob(409, "text/plain", "job already finished\n");
+                            } else {
+                              answerJob(404, "text/plain", "unknown job\n");
+                            }
+                          });
       });
 }
 

@@ -153,8 +153,12 @@ bool Worker::bindListeners(std::string& error) {
 
 void Worker::start() {
   thread_ = std::thread([this] {
+    // The job store is the process's: every generation has the same one.
+    filters::async_202::JobStore& jobs = runtime().jobStore();
+    jobs.attachThread(base_.get());
     event_base_loop(base_.get(), EVLOOP_NO_EXIT_ON_EMPTY);
     dispatcher_->flush();
+    jobs.detachThread();
   });
 }
 

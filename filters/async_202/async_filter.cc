@@ -317,11 +317,29 @@ bool AsyncFilter::holdWhileDown() {
   }
   job_id_ = newJobId();
   // The memory store answers before create() returns; a store that answers later cannot hold a
-  // response that is passing now, so the failure then goes out as it is.
-  std::optional<CreateOutcome> outcome;
+  // response that is passing now (validation keeps queue_while_down to the memory backend), so
+  // the failure then goes out as it is, and a job created late ends "not-converted".
+  struct Answer {
+    std::optional<CreateOutcome> outcome;
+    bool abandoned = false;
+  };
+  auto answer = std::make_shared<Answer>();
+  JobStore* store = &store_;
   store_.create(clock_(), job_id_, policy_.retention, method_, path_,
-                [&outcome](CreateOutcome o) { outcome = o; });
-  if (outcome != CreateOutcome::Created) {
+                [answer, store, clock = clock_, id = job_id_](CreateOutcome o) {
+                  if (answer->abandoned) {
+                    if (o == CreateOutcome::Created) {
+                      store->fail(clock(), id, "not-converted");
+                    }
+                    return;
+                  }
+                  answer->outcome = o;
+                });
+  if (!answer->outcome) {
+    answer->abandoned = true;
+    return false;
+  }
+  if (answer->outcome != CreateOutcome::Created) {
     return false;
   }
   if (!control_.detachDownstream(acceptedHead(job_id_, policy_.retry_after),

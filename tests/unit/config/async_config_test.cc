@@ -268,8 +268,9 @@ TEST(AsyncConfigTest, ValidationErrorsPointAtTheValue) {
       {configWith(after_1s + "          callback_header: cb\n"
                              "          callback_allow: [Hooks.Local, hooks.local]\n"),
        10, 41, "duplicate host 'hooks.local' in callback_allow"},
-      {configWith(after_1s, "async_store: { backend: redis }\n"), top, 25,
-       "backend redis is not available in this build yet"},
+      {configWith(after_1s + "          queue_while_down: true\n",
+                  "async_store: { backend: redis }\n"),
+       9, 29, "queue_while_down needs async_store backend memory"},
       {configWith(after_1s, "async_store: { max_jobs: 0 }\n"), top, 26,
        "async_store max_jobs must be at least 1"},
       {configWith(after_1s, "async_store: { max_bytes: 1023 }\n"), top, 27,
