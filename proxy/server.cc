@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -276,13 +277,22 @@ void Server::publishEndpoints(const std::string& cluster_name) {
 }
 
 void Server::appendEndpointJson(std::string& out, const std::string& cluster,
-                                const config::HostPort& ep) const {
+                                const config::HostPort& ep,
+                                const std::vector<std::string>& ejected) const {
+  const auto isEjected = [&](const std::string& name) {
+    return std::find(ejected.begin(), ejected.end(), name) != ejected.end();
+  };
   out += "{\"address\":";
   appendJsonString(out, ep.toString());
   out += ",\"resolved\":[";
   if (ep.isIpLiteral()) {
     appendJsonString(out, ep.toString());
-    out += "],\"health\":\"healthy\"}";
+    out += isEjected(ep.toString()) ? "],\"ejected\":[" : "],\"ejected\":[]";
+    if (isEjected(ep.toString())) {
+      appendJsonString(out, ep.toString());
+      out += "]";
+    }
+    out += isEjected(ep.toString()) ? ",\"health\":\"ejected\"}" : ",\"health\":\"healthy\"}";
     return;
   }
   const DnsTarget* target = nullptr;
@@ -299,9 +309,23 @@ void Server::appendEndpointJson(std::string& out, const std::string& cluster,
       appendJsonString(out, r.name);
     }
   }
+  out += "],\"ejected\":[";
+  size_t out_count = 0;
+  if (target != nullptr) {
+    for (const auto& r : target->resolved) {
+      if (isEjected(r.name)) {
+        out += out_count++ == 0 ? "" : ",";
+        appendJsonString(out, r.name);
+      }
+    }
+  }
   out += "],\"health\":";
-  bool ok = target != nullptr && !target->resolved.empty();
-  out += ok ? "\"healthy\"" : "\"unresolved\"";
+  const bool resolved = target != nullptr && !target->resolved.empty();
+  if (!resolved) {
+    out += "\"unresolved\"";
+  } else {
+    out += out_count == target->resolved.size() ? "\"ejected\"" : "\"healthy\"";
+  }
   if (target != nullptr && !target->last_error.empty()) {
     out += ",\"dns_error\":";
     appendJsonString(out, target->last_error);
@@ -324,11 +348,15 @@ std::string Server::clustersJson() const {
     out += "\",\"load_balancing\":\"";
     out += c.load_balancing == config::LoadBalancing::RoundRobin ? "round_robin" : "least_request";
     out += "\",\"endpoints\":[";
+    std::vector<std::string> ejected;
+    if (ClusterRuntime* rt = runtime_->cluster(c.name)) {
+      ejected = rt->ejectedEndpoints(std::chrono::steady_clock::now());
+    }
     bool first = true;
     for (const auto& ep : c.endpoints) {
       out += first ? "" : ",";
       first = false;
-      appendEndpointJson(out, c.name, ep);
+      appendEndpointJson(out, c.name, ep, ejected);
     }
     out += "]}";
   }

@@ -64,8 +64,9 @@ private:
   void resolveAll();
   void publishEndpoints(const std::string& cluster);
   std::string clustersJson() const;
-  void appendEndpointJson(std::string& out, const std::string& cluster,
-                          const config::HostPort& ep) const;
+  // `ejected`: the cluster's endpoints (resolved addresses) ejected by outlier detection now.
+  void appendEndpointJson(std::string& out, const std::string& cluster, const config::HostPort& ep,
+                          const std::vector<std::string>& ejected) const;
 
   std::shared_ptr<const config::Config> config_;
   EventBasePtr base_;

@@ -84,6 +84,16 @@ TEST_F(OutlierEjection, FailingEndpointIsEjectedThenReturns) {
   EXPECT_EQ(metric(kEjections), 1);
   EXPECT_NE(breakers().find(R"("ejected":[")" + bad_.address() + R"("])"), std::string::npos)
       << breakers();
+  const std::string clusters = proxy_.admin("GET", "/clusters")->body;
+  EXPECT_NE(clusters.find(R"({"address":")" + bad_.address() + R"(","resolved":[")" +
+                          bad_.address() + R"("],"ejected":[")" + bad_.address() +
+                          R"("],"health":"ejected"})"),
+            std::string::npos)
+      << clusters;
+  EXPECT_NE(clusters.find(R"({"address":")" + good_.address() + R"(","resolved":[")" +
+                          good_.address() + R"("],"ejected":[],"health":"healthy"})"),
+            std::string::npos)
+      << clusters;
   // While ejected, everything goes to the good endpoint.
   EXPECT_EQ(send(10), 10);
   EXPECT_EQ(requestsTo(good_), 13);
@@ -93,6 +103,8 @@ TEST_F(OutlierEjection, FailingEndpointIsEjectedThenReturns) {
   // After ejection_time it is back in rotation.
   std::this_thread::sleep_until(ejected_at + milliseconds(2150));
   EXPECT_NE(breakers().find(R"("ejected":[])"), std::string::npos) << breakers();
+  EXPECT_EQ(proxy_.admin("GET", "/clusters")->body.find(R"("health":"ejected")"),
+            std::string::npos);
   EXPECT_EQ(send(4), 2);
   EXPECT_EQ(requestsTo(bad_), 5);
   EXPECT_EQ(requestsTo(good_), 15);
