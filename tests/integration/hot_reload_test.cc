@@ -31,10 +31,10 @@ struct Shape {
   bool watch = false;
 };
 
-class HotReloadTest : public ::testing::Test {
+class HotReloadTest : public ProxyTest {
 protected:
   void SetUp() override {
-    ASSERT_TRUE(upstream_.start({"--name", "up"}));
+    ASSERT_TRUE(upstream_.start({"--name", "up"})); // ProxyTest's h1_
     admin_port_ = freeTcpPort();
     port_ = freeTcpPort();
     dead_port_ = freeTcpPort();
@@ -83,44 +83,7 @@ protected:
       return ::testing::AssertionFailure() << "cannot write the config";
     }
     proxy_.signal(SIGHUP);
-    return metricBecomes(series, before + 1);
-  }
-
-  std::optional<double> metric(const std::string& series) const {
-    auto reply = proxy_.admin("GET", "/metrics");
-    if (!reply) {
-      return std::nullopt;
-    }
-    std::istringstream in(reply->body);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind(series + " ", 0) == 0) {
-        return std::stod(line.substr(series.size() + 1));
-      }
-    }
-    return std::nullopt;
-  }
-
-  ::testing::AssertionResult metricBecomes(const std::string& series, double want,
-                                           milliseconds timeout = milliseconds(3000)) const {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::optional<double> got;
-    for (int i = 0; i < 1000; ++i) {
-      got = metric(series);
-      if (got == want || std::chrono::steady_clock::now() >= deadline) {
-        break;
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    if (got == want) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure()
-           << series << " = " << (got ? std::to_string(*got) : "absent") << ", want " << want;
-  }
-
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
+    return metricBecomes(series, before + 1, milliseconds(3000));
   }
 
   std::string breakerState() const {
@@ -133,10 +96,7 @@ protected:
     return std::regex_search(reply->body, m, re) ? m[1].str() : "";
   }
 
-  TestUpstream upstream_;
-  SeawallProcess proxy_;
-  uint16_t admin_port_ = 0;
-  uint16_t port_ = 0;
+  TestUpstream& upstream_ = h1_;
   uint16_t dead_port_ = 0;
 };
 
