@@ -101,8 +101,15 @@ TEST(YamlLoaderTest, FullExampleLoadsEveryKey) {
   EXPECT_EQ(config.admin.address, (HostPort{"127.0.0.1", 19901}));
   EXPECT_EQ(config.workers, 4u);
   EXPECT_EQ(config.drain_timeout, milliseconds(30000));
+  EXPECT_TRUE(config.watch_config);
   EXPECT_EQ(config.access_log.path, "/tmp/seawall-access.log");
   ASSERT_EQ(config.listeners.size(), 2u);
+  EXPECT_FALSE(config.listeners[0].transparent);
+  EXPECT_TRUE(config.listeners[1].transparent);
+  ASSERT_NE(config.findCluster("passthrough"), nullptr);
+  EXPECT_EQ(config.findCluster("passthrough")->type, ClusterType::OriginalDst);
+  EXPECT_TRUE(config.findCluster("passthrough")->endpoints.empty());
+  EXPECT_EQ(config.findCluster("inventory")->type, ClusterType::Static);
   const Listener& out = config.listeners[0];
   EXPECT_EQ(out.protocols, std::vector<Protocol>{Protocol::H2c});
   EXPECT_EQ(out.limits.max_header_bytes, 32u * 1024);
