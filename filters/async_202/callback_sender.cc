@@ -8,6 +8,8 @@
 #include <cstring>
 #include <utility>
 
+#include <event2/dns.h>
+
 #include "config/config.h"
 #include "proxy/common/event_ptr.h"
 #include "proxy/upstream/connection_pool.h"
@@ -17,8 +19,6 @@ namespace {
 
 using proxy::ClientStream;
 using proxy::UpstreamFailure;
-
-constexpr std::string_view kNotIpLiteral = "callback host must be an IP address in this build";
 
 bool isSuccess(int status) { return status >= 200 && status <= 299; }
 
@@ -88,9 +88,18 @@ proxy::RequestHead callbackRequestHead(const CallbackTarget& target,
 }
 
 struct CallbackSender::Target {
+  std::string key;
   config::Cluster cluster;
-  std::unique_ptr<proxy::ConnectionPool> pool;
+  std::unique_ptr<proxy::ConnectionPool> pool; // null while a DNS-named host is not resolved
   size_t deliveries = 0;
+  bool resolving = false;
+  std::vector<Delivery*> waiting; // for the resolution
+};
+
+// One DNS query of a target's host; owned by evdns's callback (always called exactly once).
+struct CallbackSender::Lookup {
+  CallbackSender* sender;
+  std::string key;
 };
 
 // One message to one target. Phases: Backoff (waiting for the next attempt), Pooling (asked the
@@ -111,7 +120,9 @@ public:
 
   // Cancels what is in flight; nothing is counted (the sender is going away).
   ~Delivery() override {
-    if (phase_ == Phase::Pooling) {
+    if (phase_ == Phase::Resolving) {
+      std::erase(target_.waiting, this);
+    } else if (phase_ == Phase::Pooling) {
       target_.pool->cancel(*this);
     } else if (phase_ == Phase::Exchanging && stream_ != nullptr) {
       ClientStream* stream = releaseStream();
@@ -156,11 +167,25 @@ public:
     }
   }
   void onResponseTrailers(proxy::HeaderMap&& /*trailers*/) override { exchangeEnded(); }
+
+  // The target's host resolved (its pool now exists) or did not (pool still null).
+  void onResolved() {
+    if (phase_ != Phase::Resolving) {
+      return;
+    }
+    if (!target_.pool) {
+      phase_ = Phase::Backoff;
+      attemptFailed();
+      return;
+    }
+    phase_ = Phase::Pooling;
+    target_.pool->newStream(*this);
+  }
   void onUpstreamReset(UpstreamFailure /*why*/) override { exchangeEnded(); }
   void onUpstreamWritable() override {}
 
 private:
-  enum class Phase { Backoff, Pooling, Exchanging, Done };
+  enum class Phase { Backoff, Resolving, Pooling, Exchanging, Done };
 
   const std::string* bodyToSend() const {
     if (message_.state != JobState::Completed || !message_.result ||
@@ -184,6 +209,11 @@ private:
     const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline_ - now);
     attempt_timer_->enable(
         std::min<std::chrono::microseconds>(sender_.options_.attempt_timeout, left));
+    if (!target_.pool) {
+      phase_ = Phase::Resolving; // a DNS-named host: resolved first (again after a failure)
+      sender_.resolve(target_, *this);
+      return;
+    }
     target_.pool->newStream(*this);
   }
 
@@ -205,7 +235,9 @@ private:
   }
 
   void onAttemptTimeout() {
-    if (phase_ == Phase::Pooling) {
+    if (phase_ == Phase::Resolving) {
+      std::erase(target_.waiting, this);
+    } else if (phase_ == Phase::Pooling) {
       target_.pool->cancel(*this);
     } else if (phase_ == Phase::Exchanging && stream_ != nullptr) {
       releaseStream()->reset(); // a 2xx head already seen still counts as delivered
@@ -263,15 +295,78 @@ CallbackSender::CallbackSender(proxy::Dispatcher& dispatcher, proxy::Random& ran
       sweep_timer_(dispatcher.createTimer([this] { sweepTargets(); })) {}
 
 CallbackSender::~CallbackSender() {
+  if (dns_ != nullptr) {
+    evdns_base_free(dns_, 1); // pending lookups end now, as cancelled
+    dns_ = nullptr;
+  }
   deliveries_.clear(); // cancels streams and pool requests while the pools still exist
   targets_.clear();
 }
 
+void CallbackSender::resolve(Target& target, Delivery& delivery) {
+  target.waiting.push_back(&delivery);
+  if (target.resolving) {
+    return;
+  }
+  if (dns_ == nullptr) {
+    dns_ = evdns_base_new(dispatcher_.base(), EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    if (dns_ == nullptr) { // no resolv.conf: the hosts file alone
+      dns_ = evdns_base_new(dispatcher_.base(), 0);
+      evdns_base_load_hosts(dns_, nullptr);
+    }
+  }
+  target.resolving = true;
+  evutil_addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  const std::string port = std::to_string(target.cluster.endpoints.front().port);
+  auto* lookup = new Lookup{this, target.key}; // NOLINT(cppcoreguidelines-owning-memory)
+  evdns_getaddrinfo(
+      dns_, target.cluster.endpoints.front().host.c_str(), port.c_str(), &hints,
+      [](int result, evutil_addrinfo* found, void* arg) noexcept {
+        std::unique_ptr<Lookup> q(static_cast<Lookup*>(arg));
+        if (result == EVUTIL_EAI_CANCEL) {
+          return; // the sender is going away
+        }
+        q->sender->onLookup(q->key, result == 0 ? found : nullptr);
+        if (result == 0) {
+          evutil_freeaddrinfo(found);
+        }
+      },
+      lookup);
+}
+
+void CallbackSender::onLookup(const std::string& key, evutil_addrinfo* found) {
+  auto it = targets_.find(key);
+  if (it == targets_.end()) {
+    return; // swept meanwhile
+  }
+  Target& target = *it->second;
+  target.resolving = false;
+  // The first IPv4 address, else the first one (the receiver is usually on IPv4).
+  const evutil_addrinfo* pick = nullptr;
+  for (const evutil_addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    if (pick == nullptr || (ai->ai_family == AF_INET && pick->ai_family != AF_INET)) {
+      pick = ai;
+    }
+  }
+  if (pick != nullptr) {
+    sockaddr_storage address{};
+    std::memcpy(&address, pick->ai_addr, pick->ai_addrlen);
+    target.pool = std::make_unique<proxy::ConnectionPool>(
+        dispatcher_, target.cluster, *pool_stats_, address,
+        static_cast<socklen_t>(pick->ai_addrlen), target.key);
+  }
+  std::vector<Delivery*> waiting = std::move(target.waiting);
+  target.waiting.clear();
+  for (Delivery* d : waiting) {
+    d->onResolved();
+  }
+}
+
 CallbackUrl CallbackSender::check(std::string_view url, const std::vector<std::string>& allow) {
   CallbackUrl checked = checkCallbackUrl(url, allow);
-  if (checked.ok() && !checked.target.isIpLiteral()) {
-    checked.error = std::string(kNotIpLiteral);
-  }
   if (!checked.ok()) {
     counters_.refused.inc();
   }
@@ -280,10 +375,6 @@ CallbackUrl CallbackSender::check(std::string_view url, const std::vector<std::s
 
 bool CallbackSender::send(const CallbackTarget& target, CallbackMessage message,
                           TimePoint deadline) {
-  if (!target.isIpLiteral()) {
-    counters_.refused.inc();
-    return false;
-  }
   Target& entry = targetFor(target);
   ++entry.deliveries;
   auto delivery = std::make_unique<Delivery>(*this, entry, target, std::move(message), deadline);
@@ -300,15 +391,18 @@ CallbackSender::Target& CallbackSender::targetFor(const CallbackTarget& target) 
     return *it->second;
   }
   auto entry = std::make_unique<Target>();
+  entry->key = key;
   entry->cluster.name = "callback " + key;
   entry->cluster.protocol = config::ClusterProtocol::Http1;
   entry->cluster.endpoints = {config::HostPort{target.host, target.port}};
   entry->cluster.connect_timeout = options_.attempt_timeout;
   entry->cluster.max_idle_connections = 1;
-  socklen_t len = 0;
-  const sockaddr_storage address = addressOf(target, len);
-  entry->pool = std::make_unique<proxy::ConnectionPool>(dispatcher_, entry->cluster, *pool_stats_,
-                                                        address, len, key);
+  if (target.isIpLiteral()) {
+    socklen_t len = 0;
+    const sockaddr_storage address = addressOf(target, len);
+    entry->pool = std::make_unique<proxy::ConnectionPool>(dispatcher_, entry->cluster, *pool_stats_,
+                                                          address, len, key);
+  }
   Target& ref = *entry;
   targets_.emplace(key, std::move(entry));
   return ref;

@@ -28,8 +28,10 @@
 // start at or after the deadline (the job's expiry). Each attempt, connect included, is bounded by
 // min(attempt_timeout, time left before the deadline).
 //
-// Only IP-literal hosts in this build: a DNS name, even an allowed one, is refused with "callback
-// host must be an IP address in this build" (no evdns resolution yet).
+// A DNS-named host (allowed by name in callback_allow: the operator trusts what it resolves to) is
+// resolved without blocking (evdns, on this worker's loop; the hosts file, then resolv.conf) when
+// its first delivery starts, and again after a failed lookup; the first IPv4 address is used, else
+// the first address. A failed lookup is a failed attempt (backoff, then a new lookup).
 //
 // One sender per worker, on that worker's Dispatcher; not thread-safe except counters(), whose
 // values the scraper may read from another thread. Connections come from a ConnectionPool per
@@ -46,6 +48,8 @@
 #include <string_view>
 #include <vector>
 
+#include <event2/util.h>
+
 #include "filters/async_202/callback_url.h"
 #include "filters/async_202/job_store.h"
 #include "filters/retry/backoff.h"
@@ -53,6 +57,8 @@
 #include "proxy/common/random.h"
 #include "proxy/http/headers.h"
 #include "proxy/stats/worker_stats.h"
+
+struct evdns_base;
 
 namespace seawall::filters::async_202 {
 
@@ -95,15 +101,15 @@ public:
   CallbackSender& operator=(CallbackSender&&) = delete;
   ~CallbackSender();
 
-  // checkCallbackUrl, plus the IP-literal rule of this build. A refusal is counted `refused` and
+  // checkCallbackUrl. A refusal is counted `refused` and
   // its reason returned in `error`. Call it when the request arrives (before the 202), keep the
   // target with the job, and send() when the job ends.
   CallbackUrl check(std::string_view url, const std::vector<std::string>& allow);
 
   // Starts delivering `message` to `target` (from check()); the first attempt starts on a later
   // loop iteration, never inside this call. `deadline` is the job's expiry on the dispatcher's
-  // clock (Dispatcher::now() + (expires - system_clock::now())). Returns false, counted
-  // `refused`, when the target is not an IP literal.
+  // clock (Dispatcher::now() + (expires - system_clock::now())). Returns true (kept for callers
+  // that checked a refusal here before DNS names were resolved).
   bool send(const CallbackTarget& target, CallbackMessage message, TimePoint deadline);
 
   const CallbackCounters& counters() const { return counters_; }
@@ -115,10 +121,14 @@ public:
 private:
   friend class Delivery;
   struct Target; // one (host, port): its synthetic cluster and connection pool
+  struct Lookup; // one DNS query in flight
 
   Target& targetFor(const CallbackTarget& target);
   void onDeliveryDone(Delivery& delivery);
   void sweepTargets();
+  // Starts (or joins) the lookup of `target`'s DNS-named host; `delivery` hears onResolved().
+  void resolve(Target& target, Delivery& delivery);
+  void onLookup(const std::string& key, evutil_addrinfo* found);
 
   proxy::Dispatcher& dispatcher_;
   proxy::Random& random_;
@@ -127,6 +137,7 @@ private:
   // The pools' connection counters (not exported); declared before targets_, which use them.
   std::unique_ptr<proxy::stats::ClusterStats> pool_stats_;
   std::unique_ptr<proxy::Timer> sweep_timer_;
+  evdns_base* dns_ = nullptr; // made on the first DNS-named target
   // Declared before deliveries_: the pools outlive the deliveries that use them.
   std::map<std::string, std::unique_ptr<Target>, std::less<>> targets_;
   std::map<Delivery*, std::unique_ptr<Delivery>> deliveries_;
