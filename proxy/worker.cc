@@ -231,12 +231,23 @@ std::string Worker::newRequestId() {
   // A version-4 UUID.
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
+  // 8-4-4-4-12 lowercase hex digits, written by hand (snprintf was 5% of a request's cost).
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(36, '-');
+  size_t pos = 0;
+  for (int shift = 60; shift >= 0; shift -= 4) {
+    if (pos == 8 || pos == 13) {
+      ++pos;
+    }
+    id[pos++] = kHex[(hi >> shift) & 0xf];
+  }
+  for (int shift = 60; shift >= 0; shift -= 4) {
+    if (pos == 18 || pos == 23) {
+      ++pos;
+    }
+    id[pos++] = kHex[(lo >> shift) & 0xf];
+  }
+  return id;
 }
 
 stats::RequestStats& Worker::requestStats(WorkerGeneration& generation, ListenerContext& listener,

@@ -1,6 +1,7 @@
 #include "proxy/codec/http1_server_codec.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 
@@ -78,9 +79,22 @@ void Http1ServerCodec::ActiveStream::sendHeaders(ResponseHead&& head, bool end_s
     headers.add("connection", "keep-alive");
   }
   evbuffer* out = codec_.connection_.output();
-  std::string_view reason = reasonPhrase(status);
-  evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", status, static_cast<int>(reason.size()),
-                      reason.data());
+  // "HTTP/1.1 NNN Reason\r\n" in one add, without printf.
+  if (status < 100 || status > 999) {
+    status = 502; // no three-digit code to send: never reached (codes are checked upstream)
+  }
+  const std::string_view reason = reasonPhrase(status);
+  std::array<char, 64> line{};
+  const std::string_view prefix = "HTTP/1.1 ";
+  size_t n = prefix.copy(line.data(), prefix.size());
+  line[n++] = static_cast<char>('0' + status / 100 % 10);
+  line[n++] = static_cast<char>('0' + status / 10 % 10);
+  line[n++] = static_cast<char>('0' + status % 10);
+  line[n++] = ' ';
+  n += reason.copy(line.data() + n, std::min(reason.size(), line.size() - n - 2));
+  line[n++] = '\r';
+  line[n++] = '\n';
+  evbuffer_add(out, line.data(), n);
   http1::writeHeaderLines(out, headers);
   evbuffer_add(out, "\r\n", 2);
   encoder_.start(framing, length);

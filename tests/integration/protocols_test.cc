@@ -1,4 +1,6 @@
 // Every downstream protocol to every upstream protocol, and what the proxy does to headers.
+#include <regex>
+
 #include <gtest/gtest.h>
 
 #include "tests/harness/json_lite.h"
@@ -100,6 +102,10 @@ TEST_F(Protocols, GeneratedRequestIdsDiffer) {
   };
   EXPECT_EQ(id(a.body).size(), 36U) << a.body;
   EXPECT_NE(id(a.body), id(b.body));
+  // A version-4 UUID, lowercase.
+  const std::regex uuid("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  EXPECT_TRUE(std::regex_match(id(a.body), uuid)) << id(a.body);
+  EXPECT_TRUE(std::regex_match(id(b.body), uuid)) << id(b.body);
 }
 
 TEST_F(Protocols, TrailersPassThrough) {
