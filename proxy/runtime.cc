@@ -2,6 +2,7 @@
 
 #include <netdb.h>
 
+#include <array>
 #include <chrono>
 
 #include "filters/async_202/async_filter.h"
@@ -13,7 +14,7 @@
 #include "filters/retry/retry_filter.h"
 #include "filters/timeout/timeout_filter.h"
 #include "proxy/common/log.h"
-#include "proxy/upstream/cluster.h"
+#include "proxy/worker.h"
 
 namespace seawall::proxy {
 namespace {
@@ -80,14 +81,11 @@ std::string redisHost(const config::HostPort& address) {
              "; jobs cannot be stored until it resolves at the next start");
     return address.host;
   }
-  std::string ip = formatSockaddr(found->ai_addr);
+  std::array<char, NI_MAXHOST> ip{};
+  const int rc = getnameinfo(found->ai_addr, found->ai_addrlen, ip.data(), ip.size(), nullptr, 0,
+                             NI_NUMERICHOST);
   freeaddrinfo(found);
-  // formatSockaddr gives "ip:0" or "[ip]:0": keep the address alone.
-  ip = ip.substr(0, ip.rfind(':'));
-  if (!ip.empty() && ip.front() == '[') {
-    ip = ip.substr(1, ip.size() - 2);
-  }
-  return ip;
+  return rc == 0 ? std::string(ip.data()) : address.host;
 }
 
 } // namespace
@@ -121,6 +119,12 @@ Worker* AsyncJobs::owner(const std::string& id) const {
   const std::lock_guard lock(mutex_);
   auto it = owners_.find(id);
   return it != owners_.end() ? it->second : nullptr;
+}
+
+void AsyncJobs::abortRunning(const std::string& id) const {
+  if (Worker* worker = owner(id)) {
+    worker->post([worker, id] { worker->cancelJob(id); });
+  }
 }
 
 Runtime::Runtime(std::shared_ptr<const config::Config> config)

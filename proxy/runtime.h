@@ -43,6 +43,8 @@ public:
   void registerJob(const std::string& id, Worker* worker);
   void unregisterJob(const std::string& id);
   Worker* owner(const std::string& id) const;
+  // Aborts the upstream call of job `id` on the worker of this process that runs it, if any.
+  void abortRunning(const std::string& id) const;
 
 private:
   std::unique_ptr<filters::async_202::JobStore> store_;
@@ -78,7 +80,6 @@ public:
   const std::shared_ptr<AsyncJobs>& jobs() const { return jobs_; }
   void registerJob(const std::string& id, Worker* worker) { jobs_->registerJob(id, worker); }
   void unregisterJob(const std::string& id) { jobs_->unregisterJob(id); }
-  Worker* jobOwner(const std::string& id) const { return jobs_->owner(id); }
 
 private:
   std::shared_ptr<const config::Config> config_; // first: the routes_ keys point into it

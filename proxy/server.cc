@@ -12,6 +12,7 @@
 #include "config/yaml_loader.h"
 #include "filters/async_202/callback_sender.h"
 #include "proxy/access_log.h"
+#include "proxy/common/dns.h"
 #include "proxy/common/log.h"
 
 namespace seawall::proxy {
@@ -65,11 +66,8 @@ bool Server::start(std::string& error) {
   // A networked job store: the main thread's connection (expiry sweeps, gauges), and cancels
   // made on other replicas, which abort the upstream call here if the job runs here.
   runtime_->jobStore().attachThread(base_.get());
-  runtime_->jobStore().listenForRemoteCancels(base_.get(), [this](const std::string& id) {
-    if (Worker* owner = runtime_->jobOwner(id)) {
-      owner->post([owner, id] { owner->cancelJob(id); });
-    }
-  });
+  runtime_->jobStore().listenForRemoteCancels(
+      base_.get(), [jobs = runtime_->jobs()](const std::string& id) { jobs->abortRunning(id); });
   unsigned n =
       config_->workers != 0 ? config_->workers : std::max(1U, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
@@ -194,11 +192,7 @@ void Server::startDns() {
     return;
   }
   if (dns_ == nullptr) {
-    dns_ = evdns_base_new(base_.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS);
-    if (dns_ == nullptr) {
-      dns_ = evdns_base_new(base_.get(), 0);
-      evdns_base_load_hosts(dns_, nullptr);
-    }
+    dns_ = newDnsBase(base_.get());
   }
   resolveAll();
 }

@@ -68,8 +68,8 @@ std::string_view viaVersion(int version) {
 Stream::Stream(Worker& worker, ListenerContext& listener, ServerStream& downstream,
                std::shared_ptr<WorkerGeneration> generation)
     : worker_(worker), listener_(listener), generation_(std::move(generation)),
-      listener_config_(generation_->config->listeners.at(listener.index)), downstream_(&downstream),
-      connection_id_(static_cast<uint32_t>(downstream.connectionId())),
+      listener_config_(generation_->runtime->config().listeners.at(listener.index)),
+      downstream_(&downstream), connection_id_(static_cast<uint32_t>(downstream.connectionId())),
       stream_id_(downstream.streamId()) {
   info_.start = std::chrono::steady_clock::now();
   info_.listener = &listener_config_;

@@ -151,7 +151,14 @@ private:
   const config::Listener& listener_config_;        // in generation_'s config
   std::unique_ptr<ResolvedEndpoint> original_dst_; // transparent listeners only
   // Expires with the stream: answers of a networked job store that come after it are dropped.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Made by the job endpoints only (aliveToken()), never on the proxied-request path.
+  std::shared_ptr<bool> alive_;
+  std::weak_ptr<bool> aliveToken() {
+    if (!alive_) {
+      alive_ = std::make_shared<bool>(true);
+    }
+    return alive_;
+  }
   ServerStream* downstream_;         // null once detached
   ClientStream* upstream_ = nullptr; // null until the pool answers and once detached
   ConnectionPool* pool_ = nullptr;   // the pool that served (or is serving) the current attempt

@@ -111,8 +111,8 @@ void Stream::handleJobRequest() {
   const std::string url = std::string(kJobPathPrefix) + id;
   generation_->runtime->jobStore().get(
       std::chrono::system_clock::now(), id,
-      [this, alive = std::weak_ptr<bool>(alive_), result, url](StoreStatus status,
-                                                               const std::optional<JobView>& job) {
+      [this, alive = aliveToken(), result, url](StoreStatus status,
+                                                const std::optional<JobView>& job) {
         if (alive.expired()) {
           return; // the poller went away before a networked store answered
         }
@@ -131,14 +131,11 @@ void Stream::handleJobRequest() {
 void Stream::cancelJobRequest(const std::string& id) {
   // The jobs are the process's; a shared_ptr keeps them for answers that come late.
   std::shared_ptr<AsyncJobs> jobs = generation_->runtime->jobs();
-  std::weak_ptr<bool> alive = alive_;
+  std::weak_ptr<bool> alive = aliveToken();
   jobs->store().cancel(
       std::chrono::system_clock::now(), id, [this, alive, jobs, id](StoreStatus status, bool done) {
         if (done) {
-          // Aborted wherever it runs in this process (another replica aborts its own).
-          if (Worker* owner = jobs->owner(id)) {
-            owner->post([owner, id] { owner->cancelJob(id); });
-          }
+          jobs->abortRunning(id); // another replica aborts its own (remote cancel)
         }
         if (alive.expired()) {
           return;

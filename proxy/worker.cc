@@ -71,8 +71,8 @@ std::shared_ptr<WorkerCluster> Worker::makeCluster(const config::Cluster& cluste
 
 void Worker::applyGeneration(std::shared_ptr<Runtime> runtime) {
   auto next = std::make_shared<WorkerGeneration>();
-  next->config = &runtime->config();
-  for (const config::Cluster& cluster : next->config->clusters) {
+  const config::Config& config = runtime->config();
+  for (const config::Cluster& cluster : config.clusters) {
     std::shared_ptr<WorkerCluster> kept;
     if (current_) {
       auto it = current_->clusters.find(cluster.name);
@@ -85,7 +85,7 @@ void Worker::applyGeneration(std::shared_ptr<Runtime> runtime) {
   }
   next->runtime = std::move(runtime);
   for (auto& l : listeners_) {
-    const config::Listener& lc = next->config->listeners.at(l->index);
+    const config::Listener& lc = config.listeners.at(l->index);
     l->config = &lc;
     l->limits.max_header_bytes = lc.limits.max_header_bytes;
     l->limits.max_concurrent_streams = lc.limits.max_concurrent_streams;
@@ -123,7 +123,7 @@ Worker::~Worker() {
 }
 
 bool Worker::bindListeners(std::string& error) {
-  const std::vector<config::Listener>& all = current_->config->listeners;
+  const std::vector<config::Listener>& all = current_->runtime->config().listeners;
   for (size_t i = 0; i < all.size(); ++i) {
     const config::Listener& lc = all[i];
     std::string text = lc.address.toString();

@@ -62,7 +62,6 @@ struct ListenerContext {
 // whose definition a reload did not change is shared with the next generation (pools kept).
 struct WorkerGeneration {
   std::shared_ptr<Runtime> runtime;
-  const config::Config* config = nullptr; // runtime->config()
   std::unordered_map<std::string, std::shared_ptr<WorkerCluster>> clusters;
   // Keyed by route, or by listener context (as a const void*) for requests that matched no route.
   std::unordered_map<const void*, stats::RequestStats*> request_stats;

@@ -1,6 +1,5 @@
 #include "filters/async_202/callback_sender.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -11,7 +10,9 @@
 #include <event2/dns.h>
 
 #include "config/config.h"
+#include "proxy/common/dns.h"
 #include "proxy/common/event_ptr.h"
+#include "proxy/upstream/cluster.h"
 #include "proxy/upstream/connection_pool.h"
 
 namespace seawall::filters::async_202 {
@@ -30,31 +31,6 @@ const std::string* resultHeader(const JobResult& result, std::string_view name) 
     }
   }
   return nullptr;
-}
-
-sockaddr_storage addressOf(const CallbackTarget& target, socklen_t& len) {
-  sockaddr_storage storage{};
-  if (target.kind == CallbackHostKind::Ipv6) {
-    sockaddr_in6 sin6{};
-    sin6.sin6_family = AF_INET6;
-    sin6.sin6_port = htons(target.port);
-    inet_pton(AF_INET6, target.host.c_str(), &sin6.sin6_addr);
-    std::memcpy(&storage, &sin6, sizeof(sin6));
-    len = sizeof(sin6);
-  } else {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(target.port);
-    inet_pton(AF_INET, target.host.c_str(), &sin.sin_addr);
-    std::memcpy(&storage, &sin, sizeof(sin));
-    len = sizeof(sin);
-  }
-  return storage;
-}
-
-std::string targetKey(const CallbackTarget& target) {
-  return (target.kind == CallbackHostKind::Ipv6 ? "[" + target.host + "]" : target.host) + ":" +
-         std::to_string(target.port);
 }
 
 } // namespace
@@ -309,11 +285,7 @@ void CallbackSender::resolve(Target& target, Delivery& delivery) {
     return;
   }
   if (dns_ == nullptr) {
-    dns_ = evdns_base_new(dispatcher_.base(), EVDNS_BASE_INITIALIZE_NAMESERVERS);
-    if (dns_ == nullptr) { // no resolv.conf: the hosts file alone
-      dns_ = evdns_base_new(dispatcher_.base(), 0);
-      evdns_base_load_hosts(dns_, nullptr);
-    }
+    dns_ = proxy::newDnsBase(dispatcher_.base());
   }
   target.resolving = true;
   evutil_addrinfo hints{};
@@ -385,7 +357,8 @@ bool CallbackSender::send(const CallbackTarget& target, CallbackMessage message,
 }
 
 CallbackSender::Target& CallbackSender::targetFor(const CallbackTarget& target) {
-  const std::string key = targetKey(target);
+  const config::HostPort where{target.host, target.port};
+  const std::string key = where.toString(); // "host:port", "[v6]:port"
   auto it = targets_.find(key);
   if (it != targets_.end()) {
     return *it->second;
@@ -394,14 +367,13 @@ CallbackSender::Target& CallbackSender::targetFor(const CallbackTarget& target) 
   entry->key = key;
   entry->cluster.name = "callback " + key;
   entry->cluster.protocol = config::ClusterProtocol::Http1;
-  entry->cluster.endpoints = {config::HostPort{target.host, target.port}};
+  entry->cluster.endpoints = {where};
   entry->cluster.connect_timeout = options_.attempt_timeout;
   entry->cluster.max_idle_connections = 1;
-  if (target.isIpLiteral()) {
-    socklen_t len = 0;
-    const sockaddr_storage address = addressOf(target, len);
-    entry->pool = std::make_unique<proxy::ConnectionPool>(dispatcher_, entry->cluster, *pool_stats_,
-                                                          address, len, key);
+  proxy::ResolvedEndpoint literal;
+  if (proxy::resolveLiteral(where, literal)) { // a DNS name gets its pool once resolved
+    entry->pool = std::make_unique<proxy::ConnectionPool>(
+        dispatcher_, entry->cluster, *pool_stats_, literal.address, literal.address_len, key);
   }
   Target& ref = *entry;
   targets_.emplace(key, std::move(entry));
